@@ -1,0 +1,326 @@
+//! Turning Arrow columns into ids and a row-major f32 matrix, validating every row.
+//!
+//! Accepted encodings: ids as utf8, large_utf8, int32 or int64; vectors as FixedSizeList,
+//! List or LargeList of float16, float32 or float64. Everything becomes `String` ids and
+//! `f32` values, because that is what the shims compute on and what shimkit writes.
+
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float16Type, Float32Type, Float64Type, Int32Type, Int64Type};
+use arrow_array::{Array, ArrayRef, OffsetSizeTrait, PrimitiveArray};
+use arrow_schema::DataType;
+
+use crate::error::{DataError, Result};
+
+/// Checks that an Arrow type can hold ids.
+pub(crate) fn check_id_type(path: &Path, column: &str, dt: &DataType) -> Result<()> {
+    match dt {
+        DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Int32
+        | DataType::Int64 => Ok(()),
+        other => Err(DataError::WrongType {
+            path: path.to_path_buf(),
+            column: column.to_owned(),
+            found: other.to_string(),
+            expected: "utf8, large_utf8, int32 or int64 ids",
+        }),
+    }
+}
+
+/// Checks that an Arrow type can hold vectors and returns the fixed width, if the type has one.
+pub(crate) fn check_vector_type(path: &Path, column: &str, dt: &DataType) -> Result<Option<usize>> {
+    let wrong = || DataError::WrongType {
+        path: path.to_path_buf(),
+        column: column.to_owned(),
+        found: dt.to_string(),
+        expected: "a FixedSizeList, List or LargeList of float16, float32 or float64",
+    };
+    let (item, width) = match dt {
+        DataType::FixedSizeList(f, n) => (
+            f.data_type(),
+            Some(usize::try_from(*n).map_err(|_| wrong())?),
+        ),
+        DataType::List(f) | DataType::LargeList(f) => (f.data_type(), None),
+        _ => return Err(wrong()),
+    };
+    match item {
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => Ok(width),
+        _ => Err(wrong()),
+    }
+}
+
+/// Reads the id column into strings. `first_row` is the file row of element 0, for messages.
+pub(crate) fn ids_to_strings(
+    path: &Path,
+    column: &str,
+    array: &ArrayRef,
+    first_row: u64,
+    out: &mut Vec<String>,
+) -> Result<()> {
+    if array.null_count() > 0 {
+        let i = (0..array.len()).find(|&i| array.is_null(i)).unwrap_or(0);
+        return Err(DataError::NullId {
+            path: path.to_path_buf(),
+            row: first_row + i as u64,
+            column: column.to_owned(),
+        });
+    }
+    out.reserve(array.len());
+    match array.data_type() {
+        DataType::Utf8 => out.extend(
+            array
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.unwrap_or_default().to_owned()),
+        ),
+        DataType::LargeUtf8 => out.extend(
+            array
+                .as_string::<i64>()
+                .iter()
+                .map(|s| s.unwrap_or_default().to_owned()),
+        ),
+        DataType::Utf8View => out.extend(
+            array
+                .as_string_view()
+                .iter()
+                .map(|s| s.unwrap_or_default().to_owned()),
+        ),
+        DataType::Int32 => out.extend(
+            array
+                .as_primitive::<Int32Type>()
+                .values()
+                .iter()
+                .map(|v| v.to_string()),
+        ),
+        DataType::Int64 => out.extend(
+            array
+                .as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .map(|v| v.to_string()),
+        ),
+        other => {
+            return Err(DataError::WrongType {
+                path: path.to_path_buf(),
+                column: column.to_owned(),
+                found: other.to_string(),
+                expected: "utf8, large_utf8, int32 or int64 ids",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Context for validating one batch of vectors.
+pub(crate) struct VectorCheck<'a> {
+    pub path: &'a Path,
+    pub column: &'a str,
+    /// File row of element 0 of this batch.
+    pub first_row: u64,
+    /// Ids of this batch, same length as the vector array.
+    pub ids: &'a [String],
+    /// Dimension every row must have: fixed by an earlier row or file, or learnt from row 0.
+    pub dim: &'a mut Option<(usize, String)>,
+}
+
+impl VectorCheck<'_> {
+    fn id(&self, i: usize) -> String {
+        self.ids.get(i).cloned().unwrap_or_default()
+    }
+
+    fn row(&self, i: usize) -> u64 {
+        self.first_row + i as u64
+    }
+
+    fn null_vector(&self, i: usize) -> DataError {
+        DataError::NullVector {
+            path: self.path.to_path_buf(),
+            row: self.row(i),
+            id: self.id(i),
+            column: self.column.to_owned(),
+        }
+    }
+
+    /// Fixes the dimension on first sight, or checks a row's length against it.
+    fn expect_len(&mut self, i: usize, len: usize) -> Result<usize> {
+        if matches!(self.dim, Some((d, _)) if *d == len) {
+            return Ok(len);
+        }
+        match self.dim.clone() {
+            Some((d, _)) if d == len => Ok(len),
+            Some((d, why)) => Err(DataError::DimMismatch {
+                path: self.path.to_path_buf(),
+                row: self.row(i),
+                id: self.id(i),
+                column: self.column.to_owned(),
+                found: len,
+                expected: d,
+                why,
+            }),
+            None => {
+                *self.dim = Some((len, format!("the length of row {}", self.row(i))));
+                Ok(len)
+            }
+        }
+    }
+}
+
+/// Appends the batch's vectors to `out` as f32, row-major, checking nulls, lengths,
+/// finiteness and all-zero rows. Returns the dimension.
+pub(crate) fn vectors_to_f32(
+    array: &ArrayRef,
+    check: &mut VectorCheck<'_>,
+    out: &mut Vec<f32>,
+) -> Result<usize> {
+    match array.data_type() {
+        DataType::FixedSizeList(_, width) => {
+            let list = array.as_fixed_size_list();
+            let width = *width as usize;
+            if list.null_count() > 0 {
+                let i = (0..list.len()).find(|&i| list.is_null(i)).unwrap_or(0);
+                return Err(check.null_vector(i));
+            }
+            if !list.is_empty() {
+                check.expect_len(0, width)?;
+            } else if check.dim.is_none() {
+                return Ok(width);
+            }
+            let start = list.offset() * width;
+            let values = list.values().slice(start, list.len() * width);
+            let offsets: Vec<usize> = (0..=list.len()).map(|i| i * width).collect();
+            append_values(&values, &offsets, check, out)?;
+            Ok(width)
+        }
+        DataType::List(_) => list_to_f32::<i32>(array, check, out),
+        DataType::LargeList(_) => list_to_f32::<i64>(array, check, out),
+        other => Err(DataError::WrongType {
+            path: check.path.to_path_buf(),
+            column: check.column.to_owned(),
+            found: other.to_string(),
+            expected: "a FixedSizeList, List or LargeList of float16, float32 or float64",
+        }),
+    }
+}
+
+fn list_to_f32<O: OffsetSizeTrait>(
+    array: &ArrayRef,
+    check: &mut VectorCheck<'_>,
+    out: &mut Vec<f32>,
+) -> Result<usize> {
+    let list = array.as_list::<O>();
+    let raw = list.value_offsets();
+    let base = raw.first().map(|o| o.as_usize()).unwrap_or(0);
+    let mut offsets = Vec::with_capacity(list.len() + 1);
+    offsets.push(0);
+    for i in 0..list.len() {
+        if list.is_null(i) {
+            return Err(check.null_vector(i));
+        }
+        let len = (raw[i + 1] - raw[i]).as_usize();
+        check.expect_len(i, len)?;
+        offsets.push(raw[i + 1].as_usize() - base);
+    }
+    let end = *offsets.last().unwrap_or(&0);
+    let values = list.values().slice(base, end);
+    append_values(&values, &offsets, check, out)?;
+    Ok(check.dim.as_ref().map(|(d, _)| *d).unwrap_or(0))
+}
+
+/// Converts the flat child values to f32 and validates them row by row; `offsets` are the
+/// row boundaries within `values`.
+fn append_values(
+    values: &ArrayRef,
+    offsets: &[usize],
+    check: &VectorCheck<'_>,
+    out: &mut Vec<f32>,
+) -> Result<()> {
+    if values.null_count() > 0 {
+        let j = (0..values.len()).find(|&j| values.is_null(j)).unwrap_or(0);
+        let i = offsets.partition_point(|&o| o <= j).saturating_sub(1);
+        return Err(DataError::NullElement {
+            path: check.path.to_path_buf(),
+            row: check.row(i),
+            id: check.id(i),
+            column: check.column.to_owned(),
+            index: j - offsets[i],
+        });
+    }
+    let start = out.len();
+    match values.data_type() {
+        DataType::Float32 => out.extend_from_slice(values.as_primitive::<Float32Type>().values()),
+        DataType::Float16 => {
+            extend_converted(out, values.as_primitive::<Float16Type>(), |v| v.to_f32())
+        }
+        DataType::Float64 => {
+            extend_converted(out, values.as_primitive::<Float64Type>(), |v| v as f32)
+        }
+        other => {
+            return Err(DataError::WrongType {
+                path: check.path.to_path_buf(),
+                column: check.column.to_owned(),
+                found: format!("list of {other}"),
+                expected: "a FixedSizeList, List or LargeList of float16, float32 or float64",
+            });
+        }
+    }
+    let written = &out[start..];
+    for (i, w) in offsets.windows(2).enumerate() {
+        let row = &written[w[0]..w[1]];
+        validate_row(row, i, check, values)?;
+    }
+    Ok(())
+}
+
+fn extend_converted<T: arrow_array::ArrowPrimitiveType>(
+    out: &mut Vec<f32>,
+    values: &PrimitiveArray<T>,
+    f: impl Fn(T::Native) -> f32,
+) {
+    out.extend(values.values().iter().map(|&v| f(v)));
+}
+
+/// Rejects non-finite values and all-zero rows. A float64 too large for f32 turns into an
+/// infinity on conversion and is reported with its original value.
+fn validate_row(row: &[f32], i: usize, check: &VectorCheck<'_>, values: &ArrayRef) -> Result<()> {
+    // Summing squares finds both problems in one pass: NaN and inf propagate into the sum.
+    let sum: f32 = row.iter().map(|v| v * v).sum();
+    if sum.is_finite() && sum > 0.0 {
+        return Ok(());
+    }
+    if let Some(index) = row.iter().position(|v| !v.is_finite()) {
+        let value = original_value(values, i, row.len(), index).unwrap_or(row[index] as f64);
+        return Err(DataError::NonFinite {
+            path: check.path.to_path_buf(),
+            row: check.row(i),
+            id: check.id(i),
+            column: check.column.to_owned(),
+            index,
+            value,
+        });
+    }
+    if row.iter().all(|&v| v == 0.0) {
+        return Err(DataError::ZeroVector {
+            path: check.path.to_path_buf(),
+            row: check.row(i),
+            id: check.id(i),
+            column: check.column.to_owned(),
+        });
+    }
+    // Finite values whose squares overflow or underflow f32: the vector itself is fine.
+    Ok(())
+}
+
+fn original_value(values: &ArrayRef, row: usize, dim: usize, index: usize) -> Option<f64> {
+    let j = row * dim + index;
+    match values.data_type() {
+        DataType::Float64 => values
+            .as_primitive::<Float64Type>()
+            .values()
+            .get(j)
+            .copied(),
+        _ => None,
+    }
+}

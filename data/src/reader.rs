@@ -1,0 +1,490 @@
+//! Reading embedding tables: streamed in bounded batches, or whole into one matrix.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use arrow_array::RecordBatch;
+use ndarray::Array2;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
+use rayon::prelude::*;
+
+use crate::convert::{VectorCheck, ids_to_strings, vectors_to_f32};
+use crate::dupes::{ExactCheck, HashLog, id_hash};
+use crate::error::{DataError, Result};
+use crate::schema::FileLayout;
+use crate::source::{Columns, TableSource};
+use crate::table::{EmbeddingBatch, EmbeddingTable};
+
+/// How to read a table.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    pub columns: Columns,
+    /// Upper bound on the rows of one streamed batch.
+    pub batch_rows: usize,
+    /// Whether to reject duplicate ids (on by default; costs 8 bytes a row when streaming).
+    pub check_duplicates: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            columns: Columns::default(),
+            batch_rows: 4096,
+            check_duplicates: true,
+        }
+    }
+}
+
+impl ReadOptions {
+    pub fn with_columns(columns: Columns) -> Self {
+        ReadOptions {
+            columns,
+            ..Default::default()
+        }
+    }
+}
+
+/// Reads every file's footer, checking columns and types before any row is decoded.
+pub fn layouts(source: &TableSource, columns: &Columns) -> Result<Vec<FileLayout>> {
+    source
+        .files()
+        .iter()
+        .map(|p| FileLayout::open(p, columns))
+        .collect()
+}
+
+/// Streams a table as batches of at most `batch_rows` rows, validating each row.
+///
+/// Memory stays bounded by one batch (plus 8 bytes a row for the duplicate check), so tables
+/// larger than RAM can be folded into statistics or projected. Validation errors arrive as
+/// an `Err` item, after which the iterator ends. A duplicate id can only be known once every
+/// row has been seen: it arrives as the last item, so a consumer that must not act on a
+/// table with duplicates reads to the end before committing anything.
+pub struct BatchReader {
+    layouts: Vec<FileLayout>,
+    options: ReadOptions,
+    label: PathBuf,
+    file: usize,
+    current: Option<ParquetRecordBatchReader>,
+    row_in_file: u64,
+    rows_seen: u64,
+    dim: Option<(usize, String)>,
+    dim_file: usize,
+    hashes: Option<HashLog>,
+    done: bool,
+}
+
+impl BatchReader {
+    pub fn open(source: &TableSource, options: ReadOptions) -> Result<Self> {
+        let layouts = layouts(source, &options.columns)?;
+        let hashes = options.check_duplicates.then(HashLog::default);
+        Ok(BatchReader {
+            layouts,
+            options,
+            label: source.label().to_path_buf(),
+            file: 0,
+            current: None,
+            row_in_file: 0,
+            rows_seen: 0,
+            dim: None,
+            dim_file: 0,
+            hashes,
+            done: false,
+        })
+    }
+
+    /// Footer facts of every file, known before the first batch.
+    pub fn layouts(&self) -> &[FileLayout] {
+        &self.layouts
+    }
+
+    /// Total rows, from the footers.
+    pub fn total_rows(&self) -> u64 {
+        self.layouts.iter().map(|l| l.rows).sum()
+    }
+
+    /// The dimension, once known (from a FixedSizeList type, or after the first batch).
+    pub fn dim(&self) -> Option<usize> {
+        self.dim
+            .as_ref()
+            .map(|(d, _)| *d)
+            .or_else(|| self.layouts.first().and_then(|l| l.fixed_dim))
+    }
+
+    fn start_file(&mut self) -> Result<()> {
+        let layout = &self.layouts[self.file];
+        if let (Some(width), Some((d, _))) = (layout.fixed_dim, &self.dim) {
+            if width != *d {
+                return Err(DataError::FileDimMismatch {
+                    path: layout.path.clone(),
+                    first_path: self.layouts[self.dim_file].path.clone(),
+                    found: width,
+                    expected: *d,
+                });
+            }
+        }
+        self.current = Some(layout.reader(self.options.batch_rows, None, false)?);
+        self.row_in_file = 0;
+        Ok(())
+    }
+
+    fn convert(&mut self, batch: RecordBatch) -> Result<EmbeddingBatch> {
+        let layout = &self.layouts[self.file];
+        let (id_pos, vec_pos) = layout.projected_positions();
+        let mut ids = Vec::new();
+        ids_to_strings(
+            &layout.path,
+            &self.options.columns.id,
+            batch.column(id_pos),
+            self.row_in_file,
+            &mut ids,
+        )?;
+        let had_dim = self.dim.is_some();
+        let mut values = Vec::new();
+        let dim = vectors_to_f32(
+            batch.column(vec_pos),
+            &mut VectorCheck {
+                path: &layout.path,
+                column: &self.options.columns.vector,
+                first_row: self.row_in_file,
+                ids: &ids,
+                dim: &mut self.dim,
+            },
+            &mut values,
+        )?;
+        if !had_dim && self.dim.is_some() {
+            self.dim_file = self.file;
+        }
+        if let Some(log) = &mut self.hashes {
+            ids.iter().for_each(|id| log.push(id));
+        }
+        let rows = ids.len();
+        let vectors =
+            Array2::from_shape_vec((rows, dim), values).map_err(|e| DataError::Invalid {
+                what: "batch shape",
+                message: e.to_string(),
+            })?;
+        let out = EmbeddingBatch {
+            ids,
+            vectors,
+            file: layout.path.clone(),
+            first_row: self.row_in_file,
+        };
+        self.row_in_file += rows as u64;
+        self.rows_seen += rows as u64;
+        Ok(out)
+    }
+
+    /// Called once after the last batch: the checks that need every row.
+    fn finish(&mut self) -> Result<()> {
+        if self.rows_seen == 0 {
+            return Err(DataError::EmptyTable {
+                path: self.label.clone(),
+            });
+        }
+        if let Some(log) = self.hashes.take() {
+            let suspects = log.suspects();
+            if !suspects.is_empty() {
+                confirm_duplicates(&self.layouts, &self.options, &suspects)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self) -> Option<Result<EmbeddingBatch>> {
+        loop {
+            if self.current.is_none() {
+                if self.file >= self.layouts.len() {
+                    return self.finish().err().map(Err);
+                }
+                if let Err(e) = self.start_file() {
+                    return Some(Err(e));
+                }
+            }
+            let reader = self.current.as_mut()?;
+            match reader.next() {
+                Some(Ok(batch)) if batch.num_rows() == 0 => continue,
+                Some(Ok(batch)) => return Some(self.convert(batch)),
+                Some(Err(e)) => {
+                    let path = self.layouts[self.file].path.clone();
+                    return Some(Err(DataError::Parquet {
+                        path,
+                        source: parquet::errors::ParquetError::General(e.to_string()),
+                    }));
+                }
+                None => {
+                    self.current = None;
+                    self.file += 1;
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for BatchReader {
+    type Item = Result<EmbeddingBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = self.step();
+        if !matches!(item, Some(Ok(_))) {
+            self.done = true;
+        }
+        item
+    }
+}
+
+/// Second pass over the id column only, to turn equal hashes into a named duplicate (or
+/// clear them as a hash collision).
+fn confirm_duplicates(
+    layouts: &[FileLayout],
+    options: &ReadOptions,
+    suspects: &HashSet<u64>,
+) -> Result<()> {
+    let mut exact = ExactCheck::new(layouts.iter().map(|l| l.path.clone()).collect());
+    for (f, layout) in layouts.iter().enumerate() {
+        let mut row = 0u64;
+        for batch in layout.reader(options.batch_rows.max(8192), None, true)? {
+            let batch = batch.map_err(|e| DataError::parquet(&layout.path, e.into()))?;
+            let mut ids = Vec::new();
+            ids_to_strings(
+                &layout.path,
+                &options.columns.id,
+                batch.column(0),
+                row,
+                &mut ids,
+            )?;
+            for id in &ids {
+                if suspects.contains(&id_hash(id)) {
+                    exact.check(f, row, id)?;
+                }
+                row += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads only the ids of a table, in row order (nulls are errors; vectors are not decoded).
+pub fn read_ids(source: &TableSource, columns: &Columns) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for layout in layouts(source, columns)? {
+        let mut row = 0u64;
+        for batch in layout.reader(8192, None, true)? {
+            let batch = batch.map_err(|e| DataError::parquet(&layout.path, e.into()))?;
+            let before = ids.len();
+            ids_to_strings(&layout.path, &columns.id, batch.column(0), row, &mut ids)?;
+            row += (ids.len() - before) as u64;
+        }
+    }
+    Ok(ids)
+}
+
+/// One row group of one file, read by one worker into its own slice of the matrix.
+struct Unit {
+    file: usize,
+    row_group: usize,
+    rows: usize,
+}
+
+/// Reads a whole table into memory as one contiguous row-major matrix, validating every
+/// row and rejecting duplicate ids.
+///
+/// Row groups are decoded in parallel (rayon), each straight into its own slice of the
+/// preallocated matrix, so peak memory is the matrix plus one batch per worker.
+pub fn read_table(source: &TableSource, options: &ReadOptions) -> Result<EmbeddingTable> {
+    let layouts = layouts(source, &options.columns)?;
+    let total: u64 = layouts.iter().map(|l| l.rows).sum();
+    if total == 0 {
+        return Err(DataError::EmptyTable {
+            path: source.label().to_path_buf(),
+        });
+    }
+    let (dim, why, dim_file) = probe_dim(&layouts, options)?;
+    for layout in &layouts {
+        if let Some(width) = layout.fixed_dim {
+            if width != dim {
+                return Err(DataError::FileDimMismatch {
+                    path: layout.path.clone(),
+                    first_path: layouts[dim_file].path.clone(),
+                    found: width,
+                    expected: dim,
+                });
+            }
+        }
+    }
+    let total = usize::try_from(total).map_err(|_| DataError::Invalid {
+        what: "table size",
+        message: format!("{total} rows do not fit in memory on this platform"),
+    })?;
+    let units: Vec<Unit> = layouts
+        .iter()
+        .enumerate()
+        .flat_map(|(file, l)| {
+            l.row_group_rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| **r > 0)
+                .map(move |(row_group, &rows)| Unit {
+                    file,
+                    row_group,
+                    rows: rows as usize,
+                })
+        })
+        .collect();
+    let mut data = vec![0f32; total * dim];
+    let mut slices = Vec::with_capacity(units.len());
+    let mut rest: &mut [f32] = &mut data;
+    for unit in &units {
+        let (head, tail) = rest.split_at_mut(unit.rows * dim);
+        slices.push(head);
+        rest = tail;
+    }
+    let results: Vec<Result<Vec<String>>> = units
+        .par_iter()
+        .zip(slices.into_par_iter())
+        .map(|(unit, slice)| read_unit(&layouts[unit.file], unit, slice, dim, &why, options))
+        .collect();
+    let mut ids = Vec::with_capacity(total);
+    for r in results {
+        ids.extend(r?);
+    }
+    if options.check_duplicates {
+        let mut exact = ExactCheck::new(layouts.iter().map(|l| l.path.clone()).collect());
+        let mut i = 0;
+        for (f, layout) in layouts.iter().enumerate() {
+            for row in 0..layout.rows {
+                exact.check(f, row, &ids[i])?;
+                i += 1;
+            }
+        }
+    }
+    let vectors = Array2::from_shape_vec((total, dim), data).map_err(|e| DataError::Invalid {
+        what: "table shape",
+        message: e.to_string(),
+    })?;
+    Ok(EmbeddingTable {
+        ids,
+        vectors,
+        source: source.label().to_path_buf(),
+    })
+}
+
+/// The table's dimension: the first file's FixedSizeList width, or the length of the first
+/// row of a List column.
+fn probe_dim(layouts: &[FileLayout], options: &ReadOptions) -> Result<(usize, String, usize)> {
+    for (f, layout) in layouts.iter().enumerate() {
+        if let Some(width) = layout.fixed_dim {
+            return Ok((
+                width,
+                format!("the list width of {}", layout.path.display()),
+                f,
+            ));
+        }
+        if layout.rows == 0 {
+            continue;
+        }
+        let mut reader = layout.reader(1, None, false)?;
+        if let Some(batch) = reader.next() {
+            let batch = batch.map_err(|e| DataError::parquet(&layout.path, e.into()))?;
+            let (id_pos, vec_pos) = layout.projected_positions();
+            let mut ids = Vec::new();
+            ids_to_strings(
+                &layout.path,
+                &options.columns.id,
+                batch.column(id_pos),
+                0,
+                &mut ids,
+            )?;
+            let mut dim = None;
+            let mut scratch = Vec::new();
+            vectors_to_f32(
+                batch.column(vec_pos),
+                &mut VectorCheck {
+                    path: &layout.path,
+                    column: &options.columns.vector,
+                    first_row: 0,
+                    ids: &ids,
+                    dim: &mut dim,
+                },
+                &mut scratch,
+            )?;
+            if let Some((d, _)) = dim {
+                return Ok((
+                    d,
+                    format!("the length of row 0 of {}", layout.path.display()),
+                    f,
+                ));
+            }
+        }
+    }
+    Err(DataError::EmptyTable {
+        path: layouts.first().map(|l| l.path.clone()).unwrap_or_default(),
+    })
+}
+
+fn read_unit(
+    layout: &FileLayout,
+    unit: &Unit,
+    slice: &mut [f32],
+    dim: usize,
+    why: &str,
+    options: &ReadOptions,
+) -> Result<Vec<String>> {
+    let first_row: u64 = layout.row_group_rows[..unit.row_group].iter().sum();
+    let (id_pos, vec_pos) = layout.projected_positions();
+    let mut ids = Vec::with_capacity(unit.rows);
+    let mut buffer = Vec::new();
+    let mut filled = 0usize;
+    let mut dim_state = Some((dim, why.to_owned()));
+    for batch in layout.reader(options.batch_rows, Some(vec![unit.row_group]), false)? {
+        let batch = batch.map_err(|e| DataError::parquet(&layout.path, e.into()))?;
+        let row = first_row + ids.len() as u64;
+        let start = ids.len();
+        ids_to_strings(
+            &layout.path,
+            &options.columns.id,
+            batch.column(id_pos),
+            row,
+            &mut ids,
+        )?;
+        buffer.clear();
+        vectors_to_f32(
+            batch.column(vec_pos),
+            &mut VectorCheck {
+                path: &layout.path,
+                column: &options.columns.vector,
+                first_row: row,
+                ids: &ids[start..],
+                dim: &mut dim_state,
+            },
+            &mut buffer,
+        )?;
+        let end = filled + buffer.len();
+        if end > slice.len() {
+            return Err(DataError::Invalid {
+                what: "row group",
+                message: format!(
+                    "{}: row group {} holds more rows than its footer says",
+                    layout.path.display(),
+                    unit.row_group
+                ),
+            });
+        }
+        slice[filled..end].copy_from_slice(&buffer);
+        filled = end;
+    }
+    if filled != slice.len() {
+        return Err(DataError::Invalid {
+            what: "row group",
+            message: format!(
+                "{}: row group {} holds fewer rows than its footer says",
+                layout.path.display(),
+                unit.row_group
+            ),
+        });
+    }
+    Ok(ids)
+}

@@ -1,0 +1,133 @@
+//! What a Parquet file's footer says about an embedding table, before any row is read.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_schema::DataType;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::convert::{check_id_type, check_vector_type};
+use crate::error::{DataError, Result};
+use crate::source::Columns;
+
+/// The footer facts of one file of an embedding table.
+#[derive(Debug, Clone)]
+pub struct FileLayout {
+    pub path: PathBuf,
+    pub rows: u64,
+    pub bytes: u64,
+    /// Rows in each row group.
+    pub row_group_rows: Vec<u64>,
+    pub id_type: DataType,
+    pub vector_type: DataType,
+    /// The list width when the vector column is a FixedSizeList.
+    pub fixed_dim: Option<usize>,
+    /// Compression codecs used by the two columns, as Parquet names them.
+    pub compression: Vec<String>,
+    id_index: usize,
+    vector_index: usize,
+}
+
+impl FileLayout {
+    /// Reads and checks the footer of `path`.
+    pub fn open(path: &Path, columns: &Columns) -> Result<Self> {
+        let builder = open_builder(path)?;
+        let schema = builder.schema();
+        let find = |name: &str| {
+            schema.index_of(name).map_err(|_| DataError::MissingColumn {
+                path: path.to_path_buf(),
+                column: name.to_owned(),
+                available: schema
+                    .fields()
+                    .iter()
+                    .map(|f| format!("{} ({})", f.name(), f.data_type()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        };
+        let id_index = find(&columns.id)?;
+        let vector_index = find(&columns.vector)?;
+        let id_type = schema.field(id_index).data_type().clone();
+        let vector_type = schema.field(vector_index).data_type().clone();
+        check_id_type(path, &columns.id, &id_type)?;
+        let fixed_dim = check_vector_type(path, &columns.vector, &vector_type)?;
+        let meta = builder.metadata();
+        let row_group_rows = meta
+            .row_groups()
+            .iter()
+            .map(|rg| rg.num_rows().max(0) as u64)
+            .collect();
+        let mut compression = Vec::new();
+        for rg in meta.row_groups() {
+            for col in rg.columns() {
+                let top = col
+                    .column_path()
+                    .parts()
+                    .first()
+                    .cloned()
+                    .unwrap_or_default();
+                let codec = format!("{:?}", col.compression());
+                if (top == columns.id || top == columns.vector) && !compression.contains(&codec) {
+                    compression.push(codec);
+                }
+            }
+        }
+        let bytes = std::fs::metadata(path)
+            .map_err(|e| DataError::io(path, e))?
+            .len();
+        Ok(FileLayout {
+            path: path.to_path_buf(),
+            rows: meta.file_metadata().num_rows().max(0) as u64,
+            bytes,
+            row_group_rows,
+            id_type,
+            vector_type,
+            fixed_dim,
+            compression,
+            id_index,
+            vector_index,
+        })
+    }
+
+    /// A record-batch reader over the two columns (or only the id column), optionally
+    /// restricted to some row groups.
+    pub(crate) fn reader(
+        &self,
+        batch_rows: usize,
+        row_groups: Option<Vec<usize>>,
+        ids_only: bool,
+    ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+        let builder = open_builder(&self.path)?;
+        let roots = if ids_only {
+            vec![self.id_index]
+        } else {
+            vec![self.id_index, self.vector_index]
+        };
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        let mut builder = builder
+            .with_projection(mask)
+            .with_batch_size(batch_rows.max(1));
+        if let Some(rgs) = row_groups {
+            builder = builder.with_row_groups(rgs);
+        }
+        builder
+            .build()
+            .map_err(|e| DataError::parquet(&self.path, e))
+    }
+
+    /// Position of the id and vector columns in a projected batch.
+    pub(crate) fn projected_positions(&self) -> (usize, usize) {
+        // Projection keeps the file's column order.
+        if self.id_index < self.vector_index {
+            (0, 1)
+        } else {
+            (1, 0)
+        }
+    }
+}
+
+fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| DataError::parquet(path, e))
+}
