@@ -161,7 +161,14 @@ impl VectorCheck<'_> {
                 why,
             }),
             None => {
-                *self.dim = Some((len, format!("the length of row {}", self.row(i))));
+                *self.dim = Some((
+                    len,
+                    format!(
+                        "the length of row {} of {}",
+                        self.row(i),
+                        self.path.display()
+                    ),
+                ));
                 Ok(len)
             }
         }
@@ -298,7 +305,7 @@ fn validate_row(row: &[f32], i: usize, check: &VectorCheck<'_>, values: &ArrayRe
             id: check.id(i),
             column: check.column.to_owned(),
             index,
-            value,
+            value: format_value(value),
         });
     }
     if row.iter().all(|&v| v == 0.0) {
@@ -311,6 +318,15 @@ fn validate_row(row: &[f32], i: usize, check: &VectorCheck<'_>, values: &ArrayRe
     }
     // Finite values whose squares overflow or underflow f32: the vector itself is fine.
     Ok(())
+}
+
+/// Shortest readable form: `1e300`, not three hundred digits.
+fn format_value(v: f64) -> String {
+    if v.is_finite() && v != 0.0 && !(1e-4..1e16).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
 }
 
 fn original_value(values: &ArrayRef, row: usize, dim: usize, index: usize) -> Option<f64> {

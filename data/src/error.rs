@@ -86,7 +86,7 @@ pub enum DataError {
         id: String,
         column: String,
         index: usize,
-        value: f64,
+        value: String,
     },
 
     #[error("{}: row {row} (id {id:?}): column \"{column}\": the vector is all zeros and cannot be normalised", path.display())]

@@ -47,6 +47,6 @@ pub use qrels::Qrels;
 pub use reader::{BatchReader, ReadOptions, layouts, read_ids, read_table};
 pub use schema::FileLayout;
 pub use source::{Columns, TableSource};
-pub use summary::{FileSummary, NormStats, TableSummary, summarize};
+pub use summary::{FileSummary, NormStats, TableSummary, summarize, type_name};
 pub use table::{EmbeddingBatch, EmbeddingTable};
 pub use writer::{EmbeddingWriter, embedding_schema};

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use arrow_schema::DataType;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
 
 use crate::convert::{check_id_type, check_vector_type};
 use crate::error::{DataError, Result};
@@ -67,7 +68,12 @@ impl FileLayout {
                     .first()
                     .cloned()
                     .unwrap_or_default();
-                let codec = format!("{:?}", col.compression());
+                let codec = match col.compression() {
+                    Compression::ZSTD(level) => format!("ZSTD({})", level.compression_level()),
+                    Compression::GZIP(level) => format!("GZIP({})", level.compression_level()),
+                    Compression::BROTLI(level) => format!("BROTLI({})", level.compression_level()),
+                    other => other.to_string(),
+                };
                 if (top == columns.id || top == columns.vector) && !compression.contains(&codec) {
                     compression.push(codec);
                 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use arrow_schema::DataType;
 use serde::Serialize;
 
 use crate::error::Result;
@@ -58,17 +59,17 @@ pub fn summarize(
     let layouts = reader.layouts().to_vec();
     let first = &layouts[0];
     let element_type = match &first.vector_type {
-        arrow_schema::DataType::FixedSizeList(f, _)
-        | arrow_schema::DataType::List(f)
-        | arrow_schema::DataType::LargeList(f) => f.data_type().to_string(),
-        other => other.to_string(),
+        DataType::FixedSizeList(f, _) | DataType::List(f) | DataType::LargeList(f) => {
+            type_name(f.data_type())
+        }
+        other => type_name(other),
     };
     let mut summary = TableSummary {
         path: source.label().to_path_buf(),
         rows: reader.total_rows(),
         dim: reader.dim(),
-        id_type: first.id_type.to_string(),
-        vector_type: first.vector_type.to_string(),
+        id_type: type_name(&first.id_type),
+        vector_type: type_name(&first.vector_type),
         element_type,
         files: layouts
             .iter()
@@ -146,5 +147,26 @@ impl NormAccumulator {
             std: (self.m2 / self.n as f64).sqrt(),
             unit_rows: self.unit,
         })
+    }
+}
+
+/// Arrow types the way pyarrow prints them, with explicit float widths:
+/// `fixed_size_list<float32>[768]`, `large_utf8`.
+pub fn type_name(dt: &DataType) -> String {
+    match dt {
+        DataType::Utf8 => "utf8".into(),
+        DataType::LargeUtf8 => "large_utf8".into(),
+        DataType::Utf8View => "utf8_view".into(),
+        DataType::Int32 => "int32".into(),
+        DataType::Int64 => "int64".into(),
+        DataType::Float16 => "float16".into(),
+        DataType::Float32 => "float32".into(),
+        DataType::Float64 => "float64".into(),
+        DataType::FixedSizeList(f, n) => {
+            format!("fixed_size_list<{}>[{n}]", type_name(f.data_type()))
+        }
+        DataType::List(f) => format!("list<{}>", type_name(f.data_type())),
+        DataType::LargeList(f) => format!("large_list<{}>", type_name(f.data_type())),
+        other => other.to_string().to_lowercase(),
     }
 }

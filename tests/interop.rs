@@ -1,0 +1,127 @@
+//! Interoperability with pyarrow, the reader most users will open shimkit's files with.
+//!
+//! Needs a Python with pyarrow: `SHIMKIT_PYTHON`, else `.venv/bin/python`, else `python3`.
+//! Without one the tests say so and pass, unless `SHIMKIT_REQUIRE_PYTHON=1` (CI sets it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use shimkit_data::{ReadOptions, TableSource, read_table};
+
+fn python() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        std::env::var_os("SHIMKIT_PYTHON").map(PathBuf::from),
+        Some(root.join(".venv/bin/python")),
+        Some(PathBuf::from("python3")),
+    ];
+    for c in candidates.into_iter().flatten() {
+        let ok = Command::new(&c)
+            .args(["-c", "import pyarrow, numpy"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(c);
+        }
+    }
+    if std::env::var("SHIMKIT_REQUIRE_PYTHON").is_ok_and(|v| v == "1") {
+        panic!("SHIMKIT_REQUIRE_PYTHON=1 but no Python with pyarrow and numpy was found");
+    }
+    eprintln!("skipped: no Python with pyarrow (set SHIMKIT_PYTHON or create .venv)");
+    None
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/interop.py")
+}
+
+fn run(py: &Path, args: &[&str]) {
+    let out = Command::new(py).arg(script()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "python {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn raw_f32(path: &Path) -> Vec<u32> {
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+#[test]
+fn pyarrow_reads_what_shimkit_writes() {
+    let Some(py) = python() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let set = d.path().join("set");
+    let status = Command::new(env!("CARGO_BIN_EXE_shimkit"))
+        .args([
+            "-q",
+            "gen",
+            "--docs",
+            "9000",
+            "--queries",
+            "20",
+            "--old-dim",
+            "24",
+            "--new-dim",
+            "40",
+        ])
+        .arg("--out")
+        .arg(&set)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let file = set.join("corpus.new.parquet");
+    let dump = d.path().join("dump");
+    run(
+        &py,
+        &["dump", file.to_str().unwrap(), dump.to_str().unwrap()],
+    );
+    let table = read_table(&TableSource::new(&file).unwrap(), &ReadOptions::default()).unwrap();
+    let ids = std::fs::read_to_string(dump.with_extension("ids")).unwrap();
+    let py_ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(py_ids, table.ids);
+    let ours: Vec<u32> = table.vectors.iter().map(|v| v.to_bits()).collect();
+    assert_eq!(
+        raw_f32(&dump.with_extension("f32")),
+        ours,
+        "pyarrow sees other values"
+    );
+    let schema = std::fs::read_to_string(dump.with_extension("schema")).unwrap();
+    assert!(
+        schema.contains("id: string")
+            && schema.contains("fixed_size_list<element: float not null>[40]"),
+        "{schema}"
+    );
+}
+
+#[test]
+fn shimkit_reads_what_pyarrow_writes() {
+    let Some(py) = python() else { return };
+    let d = tempfile::tempdir().unwrap();
+    run(&py, &["write", d.path().to_str().unwrap()]);
+    let cases = std::fs::read_to_string(d.path().join("cases.txt")).unwrap();
+    let mut n = 0;
+    for name in cases.lines() {
+        let table = read_table(
+            &TableSource::new(d.path().join(format!("{name}.parquet"))).unwrap(),
+            &ReadOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let ids = std::fs::read_to_string(d.path().join(format!("{name}.ids"))).unwrap();
+        assert_eq!(ids.lines().collect::<Vec<_>>(), table.ids, "{name}");
+        let ours: Vec<u32> = table.vectors.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(
+            raw_f32(&d.path().join(format!("{name}.f32"))),
+            ours,
+            "{name}"
+        );
+        n += 1;
+    }
+    assert!(n >= 5, "only {n} cases");
+}

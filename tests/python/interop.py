@@ -1,0 +1,67 @@
+"""pyarrow side of tests/interop.rs.
+
+dump FILE OUT: read FILE with pyarrow, write OUT.ids (one id a line), OUT.f32 (the vectors,
+  little-endian float32, row-major) and OUT.schema.
+write DIR: write Parquet files the way pyarrow users do, each with the ids and float32
+  values shimkit must read from it (float64 and float16 inputs are rounded by numpy, the
+  reference for what "the same value" means).
+"""
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def dump(path, out):
+    table = pq.read_table(path)
+    ids = table.column("id").to_pylist()
+    emb = table.column("embedding").combine_chunks()
+    values = np.asarray(emb.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+    with open(out + ".ids", "w") as f:
+        f.write("".join(f"{i}\n" for i in ids))
+    values.astype("<f4").tofile(out + ".f32")
+    with open(out + ".schema", "w") as f:
+        f.write(str(table.schema))
+
+
+def write(d):
+    rng = np.random.default_rng(5)
+    n, dim = 700, 12
+    base = rng.standard_normal((n, dim))
+    cases = []
+
+    def case(name, ids, column, expected, **kw):
+        pq.write_table(pa.table({"id": ids, "embedding": column}), f"{d}/{name}.parquet", **kw)
+        with open(f"{d}/{name}.ids", "w") as f:
+            f.write("".join(f"{i}\n" for i in ids.to_pylist()))
+        np.asarray(expected, dtype="<f4").tofile(f"{d}/{name}.f32")
+        cases.append(name)
+
+    str_ids = pa.array([f"doc-{i}" for i in range(n)])
+    f32 = base.astype(np.float32)
+    fsl = pa.FixedSizeListArray.from_arrays(pa.array(f32.ravel()), dim)
+    case("default_snappy", str_ids, fsl, f32)
+    case("many_row_groups", str_ids, fsl, f32, row_group_size=64)
+    case("zstd_level9", str_ids, fsl, f32, compression="zstd", compression_level=9)
+    case("int64_ids", pa.array(np.arange(n, dtype=np.int64) * 1_000_000_007), fsl, f32)
+    case("int32_ids", pa.array(np.arange(n, dtype=np.int32) - 5), fsl, f32)
+    case("large_string_ids", str_ids.cast(pa.large_string()), fsl, f32)
+    offsets = pa.array(np.arange(0, n * dim + 1, dim, dtype=np.int32))
+    case("list_double", str_ids, pa.ListArray.from_arrays(offsets, pa.array(base.ravel())), base.astype(np.float32))
+    offsets64 = pa.array(np.arange(0, n * dim + 1, dim, dtype=np.int64))
+    case("large_list_double", str_ids, pa.LargeListArray.from_arrays(offsets64, pa.array(base.ravel())), base.astype(np.float32))
+    f16 = base.astype(np.float16)
+    case("halffloat", str_ids, pa.FixedSizeListArray.from_arrays(pa.array(f16.ravel()), dim), f16.astype(np.float32))
+    case("uncompressed", str_ids, fsl, f32, compression="none")
+    with open(f"{d}/cases.txt", "w") as f:
+        f.write("".join(c + "\n" for c in cases))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "dump":
+        dump(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "write":
+        write(sys.argv[2])
+    else:
+        sys.exit(f"unknown mode {sys.argv[1]}")
