@@ -113,15 +113,15 @@ impl BatchReader {
 
     fn start_file(&mut self) -> Result<()> {
         let layout = &self.layouts[self.file];
-        if let (Some(width), Some((d, _))) = (layout.fixed_dim, &self.dim) {
-            if width != *d {
-                return Err(DataError::FileDimMismatch {
-                    path: layout.path.clone(),
-                    first_path: self.layouts[self.dim_file].path.clone(),
-                    found: width,
-                    expected: *d,
-                });
-            }
+        if let (Some(width), Some((d, _))) = (layout.fixed_dim, &self.dim)
+            && width != *d
+        {
+            return Err(DataError::FileDimMismatch {
+                path: layout.path.clone(),
+                first_path: self.layouts[self.dim_file].path.clone(),
+                found: width,
+                expected: *d,
+            });
         }
         self.current = Some(layout.reader(self.options.batch_rows, None, false)?);
         self.row_in_file = 0;
@@ -304,15 +304,15 @@ pub fn read_table(source: &TableSource, options: &ReadOptions) -> Result<Embeddi
     }
     let (dim, why, dim_file) = probe_dim(&layouts, options)?;
     for layout in &layouts {
-        if let Some(width) = layout.fixed_dim {
-            if width != dim {
-                return Err(DataError::FileDimMismatch {
-                    path: layout.path.clone(),
-                    first_path: layouts[dim_file].path.clone(),
-                    found: width,
-                    expected: dim,
-                });
-            }
+        if let Some(width) = layout.fixed_dim
+            && width != dim
+        {
+            return Err(DataError::FileDimMismatch {
+                path: layout.path.clone(),
+                first_path: layouts[dim_file].path.clone(),
+                found: width,
+                expected: dim,
+            });
         }
     }
     let total = usize::try_from(total).map_err(|_| DataError::Invalid {

@@ -107,9 +107,8 @@ impl SynthSpec {
         if !(2..=4096).contains(&self.latent_dim) {
             return bad("the latent dimension must be between 2 and 4096".into());
         }
-        if !(self.noise.is_finite() && self.noise >= 0.0)
-            || !(self.nonlinearity.is_finite() && self.nonlinearity >= 0.0)
-        {
+        let non_negative = |v: f32| v.is_finite() && v >= 0.0;
+        if !non_negative(self.noise) || !non_negative(self.nonlinearity) {
             return bad("noise and non-linearity must be finite and non-negative".into());
         }
         if self.relevant_per_query == 0 {
