@@ -276,7 +276,16 @@ fn append_values(
     let written = &out[start..];
     for (i, w) in offsets.windows(2).enumerate() {
         let row = &written[w[0]..w[1]];
-        validate_row(row, i, check, values)?;
+        validate_row(row, i, check, Some(values))?;
+    }
+    Ok(())
+}
+
+/// Validates rows already in a row-major slice (the direct leaf path: float32 on disk, so
+/// there is no wider original value to report).
+pub(crate) fn validate_rows(data: &[f32], dim: usize, check: &VectorCheck<'_>) -> Result<()> {
+    for (i, row) in data.chunks_exact(dim.max(1)).enumerate() {
+        validate_row(row, i, check, None)?;
     }
     Ok(())
 }
@@ -291,14 +300,21 @@ fn extend_converted<T: arrow_array::ArrowPrimitiveType>(
 
 /// Rejects non-finite values and all-zero rows. A float64 too large for f32 turns into an
 /// infinity on conversion and is reported with its original value.
-fn validate_row(row: &[f32], i: usize, check: &VectorCheck<'_>, values: &ArrayRef) -> Result<()> {
+fn validate_row(
+    row: &[f32],
+    i: usize,
+    check: &VectorCheck<'_>,
+    original: Option<&ArrayRef>,
+) -> Result<()> {
     // Summing squares finds both problems in one pass: NaN and inf propagate into the sum.
     let sum: f32 = row.iter().map(|v| v * v).sum();
     if sum.is_finite() && sum > 0.0 {
         return Ok(());
     }
     if let Some(index) = row.iter().position(|v| !v.is_finite()) {
-        let value = original_value(values, i, row.len(), index).unwrap_or(row[index] as f64);
+        let value = original
+            .and_then(|values| original_value(values, i, row.len(), index))
+            .unwrap_or(row[index] as f64);
         return Err(DataError::NonFinite {
             path: check.path.to_path_buf(),
             row: check.row(i),

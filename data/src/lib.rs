@@ -29,6 +29,7 @@ mod convert;
 mod dataset;
 mod dupes;
 mod error;
+mod leaf;
 mod pairs;
 mod qrels;
 mod reader;

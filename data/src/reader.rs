@@ -8,7 +8,7 @@ use ndarray::Array2;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 use rayon::prelude::*;
 
-use crate::convert::{VectorCheck, ids_to_strings, vectors_to_f32};
+use crate::convert::{VectorCheck, ids_to_strings, validate_rows, vectors_to_f32};
 use crate::dupes::{ExactCheck, HashLog, id_hash};
 use crate::error::{DataError, Result};
 use crate::schema::FileLayout;
@@ -434,6 +434,36 @@ fn read_unit(
     options: &ReadOptions,
 ) -> Result<Vec<String>> {
     let first_row: u64 = layout.row_group_rows[..unit.row_group].iter().sum();
+    if crate::leaf::read_float_leaf(layout, &options.columns.vector, unit.row_group, dim, slice)? {
+        let mut ids = Vec::with_capacity(unit.rows);
+        for batch in layout.reader(
+            options.batch_rows.max(8192),
+            Some(vec![unit.row_group]),
+            true,
+        )? {
+            let batch = batch.map_err(|e| DataError::parquet(&layout.path, e.into()))?;
+            let row = first_row + ids.len() as u64;
+            ids_to_strings(
+                &layout.path,
+                &options.columns.id,
+                batch.column(0),
+                row,
+                &mut ids,
+            )?;
+        }
+        if ids.len() == unit.rows {
+            let mut dim_state = Some((dim, why.to_owned()));
+            let check = VectorCheck {
+                path: &layout.path,
+                column: &options.columns.vector,
+                first_row,
+                ids: &ids,
+                dim: &mut dim_state,
+            };
+            validate_rows(slice, dim, &check)?;
+            return Ok(ids);
+        }
+    }
     let (id_pos, vec_pos) = layout.projected_positions();
     let mut ids = Vec::with_capacity(unit.rows);
     let mut buffer = Vec::new();
