@@ -351,6 +351,14 @@ pub fn read_table(source: &TableSource, options: &ReadOptions) -> Result<Embeddi
     for r in results {
         ids.extend(r?);
     }
+    tracing::info!(
+        table = %source.label().display(),
+        files = layouts.len(),
+        row_groups = units.len(),
+        rows = total,
+        dim,
+        "read table"
+    );
     if options.check_duplicates {
         let mut exact = ExactCheck::new(layouts.iter().map(|l| l.path.clone()).collect());
         let mut i = 0;
@@ -464,6 +472,7 @@ fn read_unit(
             return Ok(ids);
         }
     }
+    tracing::debug!(file = %layout.path.display(), row_group = unit.row_group, "vector column read through Arrow");
     let (id_pos, vec_pos) = layout.projected_positions();
     let mut ids = Vec::with_capacity(unit.rows);
     let mut buffer = Vec::new();

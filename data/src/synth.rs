@@ -198,6 +198,7 @@ pub fn generate(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<SynthReport> {
     spec.validate()?;
+    tracing::info!(?spec, out = %out.display(), "generating a synthetic evaluation set");
     let staging = StagingDir::create(out, force)?;
     let dir = staging.path.clone();
     let models = Models::new(spec);
