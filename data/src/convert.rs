@@ -21,12 +21,16 @@ pub(crate) fn check_id_type(path: &Path, column: &str, dt: &DataType) -> Result<
         | DataType::Utf8View
         | DataType::Int32
         | DataType::Int64 => Ok(()),
-        other => Err(DataError::WrongType {
-            path: path.to_path_buf(),
-            column: column.to_owned(),
-            found: other.to_string(),
-            expected: "utf8, large_utf8, int32 or int64 ids",
-        }),
+        other => Err(wrong_id_type(path, column, other)),
+    }
+}
+
+fn wrong_id_type(path: &Path, column: &str, found: &DataType) -> DataError {
+    DataError::WrongType {
+        path: path.to_path_buf(),
+        column: column.to_owned(),
+        found: found.to_string(),
+        expected: "utf8, large_utf8, int32 or int64 ids",
     }
 }
 
@@ -102,14 +106,7 @@ pub(crate) fn ids_to_strings(
                 .iter()
                 .map(|v| v.to_string()),
         ),
-        other => {
-            return Err(DataError::WrongType {
-                path: path.to_path_buf(),
-                column: column.to_owned(),
-                found: other.to_string(),
-                expected: "utf8, large_utf8, int32 or int64 ids",
-            });
-        }
+        other => return Err(wrong_id_type(path, column, other)),
     }
     Ok(())
 }

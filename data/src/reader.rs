@@ -245,24 +245,14 @@ fn confirm_duplicates(
 ) -> Result<()> {
     let mut exact = ExactCheck::new(layouts.iter().map(|l| l.path.clone()).collect());
     for (f, layout) in layouts.iter().enumerate() {
-        let mut row = 0u64;
-        for batch in layout.reader(options.batch_rows.max(8192), None, true)? {
-            let batch = batch.map_err(|e| DataError::parquet(&layout.path, e.into()))?;
-            let mut ids = Vec::new();
-            ids_to_strings(
-                &layout.path,
-                &options.columns.id,
-                batch.column(0),
-                row,
-                &mut ids,
-            )?;
-            for id in &ids {
+        layout.for_each_id_batch(&options.columns.id, None, 0, |first, ids| {
+            for (k, id) in ids.iter().enumerate() {
                 if suspects.contains(&id_hash(id)) {
-                    exact.check(f, row, id)?;
+                    exact.check(f, first + k as u64, id)?;
                 }
-                row += 1;
             }
-        }
+            Ok(())
+        })?;
     }
     Ok(())
 }
@@ -271,13 +261,10 @@ fn confirm_duplicates(
 pub fn read_ids(source: &TableSource, columns: &Columns) -> Result<Vec<String>> {
     let mut ids = Vec::new();
     for layout in layouts(source, columns)? {
-        let mut row = 0u64;
-        for batch in layout.reader(8192, None, true)? {
-            let batch = batch.map_err(|e| DataError::parquet(&layout.path, e.into()))?;
-            let before = ids.len();
-            ids_to_strings(&layout.path, &columns.id, batch.column(0), row, &mut ids)?;
-            row += (ids.len() - before) as u64;
-        }
+        layout.for_each_id_batch(&columns.id, None, 0, |_, batch| {
+            ids.extend(batch);
+            Ok(())
+        })?;
     }
     Ok(ids)
 }
@@ -444,21 +431,15 @@ fn read_unit(
     let first_row: u64 = layout.row_group_rows[..unit.row_group].iter().sum();
     if crate::leaf::read_float_leaf(layout, &options.columns.vector, unit.row_group, dim, slice)? {
         let mut ids = Vec::with_capacity(unit.rows);
-        for batch in layout.reader(
-            options.batch_rows.max(8192),
+        layout.for_each_id_batch(
+            &options.columns.id,
             Some(vec![unit.row_group]),
-            true,
-        )? {
-            let batch = batch.map_err(|e| DataError::parquet(&layout.path, e.into()))?;
-            let row = first_row + ids.len() as u64;
-            ids_to_strings(
-                &layout.path,
-                &options.columns.id,
-                batch.column(0),
-                row,
-                &mut ids,
-            )?;
-        }
+            first_row,
+            |_, batch| {
+                ids.extend(batch);
+                Ok(())
+            },
+        )?;
         if ids.len() == unit.rows {
             let mut dim_state = Some((dim, why.to_owned()));
             let check = VectorCheck {

@@ -8,7 +8,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 
-use crate::convert::{check_id_type, check_vector_type};
+use crate::convert::{check_id_type, check_vector_type, ids_to_strings};
 use crate::error::{DataError, Result};
 use crate::source::Columns;
 
@@ -120,6 +120,27 @@ impl FileLayout {
         builder
             .build()
             .map_err(|e| DataError::parquet(&self.path, e))
+    }
+
+    /// Streams the id column as strings, batch by batch, over some row groups or all;
+    /// `each` gets the file row of the batch's first id (`first_row` for the first batch).
+    pub(crate) fn for_each_id_batch(
+        &self,
+        column: &str,
+        row_groups: Option<Vec<usize>>,
+        first_row: u64,
+        mut each: impl FnMut(u64, Vec<String>) -> Result<()>,
+    ) -> Result<()> {
+        let mut row = first_row;
+        for batch in self.reader(8192, row_groups, true)? {
+            let batch = batch.map_err(|e| DataError::parquet(&self.path, e.into()))?;
+            let mut ids = Vec::with_capacity(batch.num_rows());
+            ids_to_strings(&self.path, column, batch.column(0), row, &mut ids)?;
+            let n = ids.len() as u64;
+            each(row, ids)?;
+            row += n;
+        }
+        Ok(())
     }
 
     /// Position of the id and vector columns in a projected batch.
