@@ -1,0 +1,381 @@
+//! Fitting a shim from pairs: split, tune, score on held-out pairs, choose, refit.
+//!
+//! Pairs are assigned to the validation split and to the K tuning folds by a seeded hash of
+//! their id, so the split does not depend on row order and is reproducible from the seed.
+//! Hyper-parameters (λ, rank) are tuned by K-fold error on the training split; each
+//! candidate method is then scored by mean cosine on the validation split, which no fit
+//! has seen; the chosen one is refitted on every pair.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ndarray::{Array2, ArrayView2, Axis};
+use serde::Serialize;
+
+use crate::error::{Result, TrainError};
+use crate::hash::id_hash;
+use crate::map::LinearMap;
+use crate::methods;
+use crate::stats::PairStats;
+
+/// Which shim to fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Ridge,
+    Procrustes,
+    Lowrank,
+    /// Every method above, the best on held-out pairs wins.
+    Auto,
+}
+
+impl Method {
+    pub const CONCRETE: [Method; 3] = [Method::Ridge, Method::Procrustes, Method::Lowrank];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Ridge => "ridge",
+            Method::Procrustes => "procrustes",
+            Method::Lowrank => "lowrank",
+            Method::Auto => "auto",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Method {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "ridge" => Ok(Method::Ridge),
+            "procrustes" => Ok(Method::Procrustes),
+            "lowrank" => Ok(Method::Lowrank),
+            "auto" => Ok(Method::Auto),
+            other => Err(format!(
+                "unknown method {other:?} (expected ridge, procrustes, lowrank or auto)"
+            )),
+        }
+    }
+}
+
+/// How to fit.
+#[derive(Debug, Clone)]
+pub struct FitConfig {
+    pub method: Method,
+    /// Fixed λ, or `None` to choose it by K-fold validation.
+    pub lambda: Option<f64>,
+    /// Fixed rank for `lowrank`, or `None` to choose it.
+    pub rank: Option<usize>,
+    /// Share of pairs held out to score the candidates.
+    pub val_frac: f64,
+    pub seed: u64,
+    pub folds: usize,
+    pub min_pairs: usize,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            method: Method::Auto,
+            lambda: None,
+            rank: None,
+            val_frac: 0.2,
+            seed: 0,
+            folds: 5,
+            min_pairs: 50,
+        }
+    }
+}
+
+/// One method's showing on the validation split.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub method: Method,
+    pub lambda: Option<f64>,
+    pub rank: Option<usize>,
+    /// Mean cosine between mapped and true vectors on the held-out pairs.
+    pub heldout_cosine: f64,
+    pub parameters: usize,
+}
+
+/// The outcome of a fit: the map refitted on all pairs, and how it was chosen.
+#[derive(Debug, Clone)]
+pub struct FitOutcome {
+    pub map: LinearMap,
+    pub chosen: Candidate,
+    pub candidates: Vec<Candidate>,
+    pub pairs: usize,
+    pub train_pairs: usize,
+    pub heldout_pairs: usize,
+}
+
+/// Ties closer than this go to the candidate with fewer parameters.
+pub const TIE: f64 = 0.002;
+
+/// Fits a shim mapping rows of `x` to rows of `y` (both are L2-normalised here first, as
+/// retrieval uses them). `ids[i]` names pair i and decides its split.
+pub fn fit(
+    x: ArrayView2<'_, f32>,
+    y: ArrayView2<'_, f32>,
+    ids: &[String],
+    cfg: &FitConfig,
+) -> Result<FitOutcome> {
+    let n = ids.len();
+    if x.nrows() != n || y.nrows() != n {
+        return Err(TrainError::Invalid {
+            what: "pairs",
+            message: format!("{n} ids for {} inputs and {} targets", x.nrows(), y.nrows()),
+        });
+    }
+    if n < cfg.min_pairs.max(2) {
+        return Err(TrainError::TooFewPairs {
+            pairs: n,
+            min: cfg.min_pairs.max(2),
+        });
+    }
+    if !(0.0..1.0).contains(&cfg.val_frac) || cfg.val_frac == 0.0 {
+        return Err(TrainError::Invalid {
+            what: "--val-frac",
+            message: format!("{} is not in (0, 1)", cfg.val_frac),
+        });
+    }
+    let x = normalized(x);
+    let y = normalized(y);
+    let (train_rows, val_rows) = split(ids, cfg);
+    if train_rows.len() < 2 || val_rows.is_empty() {
+        return Err(TrainError::TooFewPairs {
+            pairs: n,
+            min: cfg.min_pairs.max(2),
+        });
+    }
+    let folds = fold_stats(&x, &y, ids, &train_rows, cfg);
+    let mut train = PairStats::new(x.ncols(), y.ncols());
+    folds.iter().for_each(|f| train.merge(f));
+    let x_val = x.select(Axis(0), &val_rows);
+    let y_val = y.select(Axis(0), &val_rows);
+
+    let methods: Vec<Method> = match cfg.method {
+        Method::Auto => Method::CONCRETE.to_vec(),
+        m => vec![m],
+    };
+    let mut candidates = Vec::new();
+    let mut ridge_lambda = None;
+    for method in methods {
+        let (candidate, _) = tune_and_score(
+            method,
+            &train,
+            &folds,
+            cfg,
+            &mut ridge_lambda,
+            &x_val,
+            &y_val,
+        )?;
+        tracing::info!(method = %method, cosine = candidate.heldout_cosine, "candidate scored");
+        candidates.push(candidate);
+    }
+    let chosen = choose(&candidates).clone();
+
+    let mut all = train.clone();
+    all.merge(&stats_of(&x, &y, &val_rows));
+    let map = build(chosen.method, &all, chosen.lambda, chosen.rank)?;
+    Ok(FitOutcome {
+        map,
+        chosen,
+        candidates,
+        pairs: n,
+        train_pairs: train_rows.len(),
+        heldout_pairs: val_rows.len(),
+    })
+}
+
+/// The best candidate by held-out cosine; within [`TIE`] of the best, the smallest.
+pub fn choose(candidates: &[Candidate]) -> &Candidate {
+    let best = candidates
+        .iter()
+        .map(|c| c.heldout_cosine)
+        .fold(f64::NEG_INFINITY, f64::max);
+    candidates
+        .iter()
+        .filter(|c| c.heldout_cosine >= best - TIE)
+        .min_by_key(|c| c.parameters)
+        .unwrap_or(&candidates[0])
+}
+
+fn tune_and_score(
+    method: Method,
+    train: &PairStats,
+    folds: &[PairStats],
+    cfg: &FitConfig,
+    ridge_lambda: &mut Option<f64>,
+    x_val: &Array2<f32>,
+    y_val: &Array2<f32>,
+) -> Result<(Candidate, LinearMap)> {
+    let (d_in, d_out) = (train.d_in(), train.d_out());
+    let mut lambda = None;
+    let mut rank = None;
+    if matches!(method, Method::Ridge | Method::Lowrank) {
+        let l = match (cfg.lambda, *ridge_lambda) {
+            (Some(l), _) => l,
+            (None, Some(l)) => l,
+            (None, None) => {
+                let grid = methods::lambda_grid(train);
+                let errors = methods::ridge_cv(train, folds, &grid)?;
+                argmin(&grid, &errors)
+            }
+        };
+        *ridge_lambda = Some(l);
+        lambda = Some(l);
+    }
+    if method == Method::Lowrank {
+        let l = lambda.unwrap_or(0.0);
+        rank = Some(match cfg.rank {
+            Some(r) => r.clamp(1, d_in.min(d_out)),
+            None => {
+                let grid = methods::rank_grid(d_in, d_out);
+                let errors = methods::lowrank_cv(train, folds, l, &grid)?;
+                let grid_f: Vec<f64> = grid.iter().map(|&r| r as f64).collect();
+                argmin(&grid_f, &errors) as usize
+            }
+        });
+    }
+    let map = build(method, train, lambda, rank)?;
+    let candidate = Candidate {
+        method,
+        lambda,
+        rank,
+        heldout_cosine: mean_cosine(&map, x_val, y_val),
+        parameters: parameters(method, d_in, d_out, rank),
+    };
+    Ok((candidate, map))
+}
+
+/// Fits one concrete method with its hyper-parameters fixed.
+pub fn build(
+    method: Method,
+    stats: &PairStats,
+    lambda: Option<f64>,
+    rank: Option<usize>,
+) -> Result<LinearMap> {
+    match method {
+        Method::Ridge => methods::ridge(stats, lambda.unwrap_or(0.0)),
+        Method::Procrustes => methods::procrustes(stats),
+        Method::Lowrank => {
+            let r = rank.unwrap_or(stats.d_in().min(stats.d_out()));
+            methods::lowrank(stats, lambda.unwrap_or(0.0), r)
+        }
+        Method::Auto => Err(TrainError::Invalid {
+            what: "method",
+            message: "auto is a choice among methods, not a method to build".into(),
+        }),
+    }
+}
+
+/// Free parameters of each method's map (the bias counted too).
+pub fn parameters(method: Method, d_in: usize, d_out: usize, rank: Option<usize>) -> usize {
+    let k = d_in.min(d_out);
+    match method {
+        Method::Ridge | Method::Auto => d_in * d_out + d_out,
+        // A semi-orthogonal matrix has d_in·d_out − k(k+1)/2 degrees of freedom; plus the scale.
+        Method::Procrustes => d_in * d_out - k * (k + 1) / 2 + 1 + d_out,
+        Method::Lowrank => rank.unwrap_or(k) * (d_in + d_out) + d_out,
+    }
+}
+
+/// Mean cosine between `x·W + b` and `y` (rows of `y` are unit length), accumulated in f64.
+pub fn mean_cosine(map: &LinearMap, x: &Array2<f32>, y: &Array2<f32>) -> f64 {
+    if x.nrows() == 0 {
+        return f64::NAN;
+    }
+    let w = map.weight.mapv(|v| v as f32);
+    let b: Vec<f32> = map.bias.iter().map(|&v| v as f32).collect();
+    let pred = crate::gemm::project(x.view(), w.view(), Some(&b));
+    let total: f64 = pred
+        .rows()
+        .into_iter()
+        .zip(y.rows())
+        .map(|(p, t)| {
+            let dot: f64 = p
+                .iter()
+                .zip(t.iter())
+                .map(|(&a, &b)| a as f64 * b as f64)
+                .sum();
+            let norm: f64 = p
+                .iter()
+                .map(|&a| (a as f64) * (a as f64))
+                .sum::<f64>()
+                .sqrt();
+            if norm > 0.0 { dot / norm } else { 0.0 }
+        })
+        .sum();
+    total / x.nrows() as f64
+}
+
+fn argmin(grid: &[f64], errors: &[f64]) -> f64 {
+    let k = errors
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.is_finite())
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(k, _)| k)
+        .unwrap_or(0);
+    grid[k]
+}
+
+fn normalized(a: ArrayView2<'_, f32>) -> Array2<f32> {
+    let mut out = a.to_owned();
+    for mut row in out.rows_mut() {
+        let norm = row
+            .iter()
+            .map(|&v| (v as f64) * (v as f64))
+            .sum::<f64>()
+            .sqrt() as f32;
+        if norm > 0.0 {
+            row.mapv_inplace(|v| v / norm);
+        }
+    }
+    out
+}
+
+/// Training and validation rows, by seeded id hash.
+pub fn split(ids: &[String], cfg: &FitConfig) -> (Vec<usize>, Vec<usize>) {
+    let cut = (cfg.val_frac * u64::MAX as f64) as u64;
+    let (mut train, mut val) = (Vec::new(), Vec::new());
+    for (i, id) in ids.iter().enumerate() {
+        if id_hash(cfg.seed, 1, id) < cut {
+            val.push(i)
+        } else {
+            train.push(i)
+        }
+    }
+    (train, val)
+}
+
+fn fold_stats(
+    x: &Array2<f32>,
+    y: &Array2<f32>,
+    ids: &[String],
+    rows: &[usize],
+    cfg: &FitConfig,
+) -> Vec<PairStats> {
+    let k = cfg.folds.max(2);
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for &i in rows {
+        members[(id_hash(cfg.seed, 2, &ids[i]) % k as u64) as usize].push(i);
+    }
+    members.iter().map(|m| stats_of(x, y, m)).collect()
+}
+
+fn stats_of(x: &Array2<f32>, y: &Array2<f32>, rows: &[usize]) -> PairStats {
+    let mut s = PairStats::new(x.ncols(), y.ncols());
+    s.add(
+        x.select(Axis(0), rows).view(),
+        y.select(Axis(0), rows).view(),
+    );
+    s
+}

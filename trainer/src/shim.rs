@@ -1,0 +1,154 @@
+//! A fitted shim: the map and what it is.
+//!
+//! ```
+//! use ndarray::array;
+//! use shimkit_trainer::{Direction, Shim, ShimMeta};
+//!
+//! // A 2-d → 2-d shim that swaps the axes.
+//! let shim = Shim::new(array![[0.0f32, 1.0], [1.0, 0.0]], array![0.0f32, 0.0], ShimMeta::new("swap", Direction::OldToNew, 2, 2));
+//! let out = shim.apply(array![[3.0f32, 4.0]].view(), true).unwrap();
+//! assert!((out[[0, 0]] - 0.8).abs() < 1e-6 && (out[[0, 1]] - 0.6).abs() < 1e-6);
+//! ```
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::direction::Direction;
+use crate::error::{Result, TrainError};
+use crate::fit::Candidate;
+
+/// Everything an artifact says about a shim besides its numbers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShimMeta {
+    pub method: String,
+    pub direction: Direction,
+    pub source_model: String,
+    pub target_model: String,
+    pub source_dim: usize,
+    pub target_dim: usize,
+    pub lambda: Option<f64>,
+    pub rank: Option<usize>,
+    pub pairs: usize,
+    /// `count:hash` of the ids the final map was fitted on (order-independent).
+    pub train_ids_fingerprint: String,
+    /// Mean cosine on pairs the scored fit never saw.
+    pub heldout_cosine: Option<f64>,
+    pub heldout_pairs: usize,
+    /// Every method considered, with its held-out score.
+    pub candidates: Vec<CandidateRecord>,
+    pub shimkit_version: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    /// Inputs are L2-normalised before the map, as they were when it was fitted.
+    pub normalize_input: bool,
+    /// Outputs are L2-normalised by default (`shimkit project --no-normalize` overrides).
+    pub normalize_output: bool,
+}
+
+/// A candidate's score as stored in the artifact.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CandidateRecord {
+    pub method: String,
+    pub lambda: Option<f64>,
+    pub rank: Option<usize>,
+    pub heldout_cosine: f64,
+    pub parameters: usize,
+}
+
+impl From<&Candidate> for CandidateRecord {
+    fn from(c: &Candidate) -> Self {
+        CandidateRecord {
+            method: c.method.to_string(),
+            lambda: c.lambda,
+            rank: c.rank,
+            heldout_cosine: c.heldout_cosine,
+            parameters: c.parameters,
+        }
+    }
+}
+
+impl ShimMeta {
+    /// Metadata with defaults for everything a fit would fill in.
+    pub fn new(method: &str, direction: Direction, source_dim: usize, target_dim: usize) -> Self {
+        ShimMeta {
+            method: method.to_owned(),
+            direction,
+            source_model: String::new(),
+            target_model: String::new(),
+            source_dim,
+            target_dim,
+            lambda: None,
+            rank: None,
+            pairs: 0,
+            train_ids_fingerprint: String::new(),
+            heldout_cosine: None,
+            heldout_pairs: 0,
+            candidates: Vec::new(),
+            shimkit_version: env!("CARGO_PKG_VERSION").to_owned(),
+            created: crate::artifact::now_rfc3339(),
+            normalize_input: true,
+            normalize_output: true,
+        }
+    }
+}
+
+/// `y = normalize(x)·weight + bias`, then optionally normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shim {
+    /// source_dim × target_dim.
+    pub weight: Array2<f32>,
+    pub bias: Array1<f32>,
+    pub meta: ShimMeta,
+}
+
+impl Shim {
+    pub fn new(weight: Array2<f32>, bias: Array1<f32>, meta: ShimMeta) -> Self {
+        Shim { weight, bias, meta }
+    }
+
+    pub fn source_dim(&self) -> usize {
+        self.weight.nrows()
+    }
+
+    pub fn target_dim(&self) -> usize {
+        self.weight.ncols()
+    }
+
+    /// Maps rows of `x` into the target space; L2-normalises the outputs when `normalize`.
+    pub fn apply(&self, x: ArrayView2<'_, f32>, normalize: bool) -> Result<Array2<f32>> {
+        if x.ncols() != self.source_dim() {
+            return Err(TrainError::Invalid {
+                what: "input",
+                message: format!(
+                    "vectors have {} dimensions, the shim maps {}",
+                    x.ncols(),
+                    self.source_dim()
+                ),
+            });
+        }
+        let input = if self.meta.normalize_input {
+            normalize_rows(x.to_owned())
+        } else {
+            x.to_owned()
+        };
+        let bias = self.bias.as_slice().expect("contiguous bias");
+        let out = crate::gemm::project(input.view(), self.weight.view(), Some(bias));
+        Ok(if normalize { normalize_rows(out) } else { out })
+    }
+}
+
+/// Rows scaled to unit length (norms in f64); zero rows stay zero.
+pub fn normalize_rows(mut a: Array2<f32>) -> Array2<f32> {
+    for mut row in a.axis_iter_mut(Axis(0)) {
+        let norm = row
+            .iter()
+            .map(|&v| (v as f64) * (v as f64))
+            .sum::<f64>()
+            .sqrt();
+        if norm > 0.0 {
+            let inv = (1.0 / norm) as f32;
+            row.mapv_inplace(|v| v * inv);
+        }
+    }
+    a
+}
