@@ -37,6 +37,10 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write a synthetic evaluation set (two models of one latent space, graded qrels).
     Gen(GenArgs),
+    /// Fit a shim from paired (old, new) embeddings and save it as .safetensors.
+    Fit(FitArgs),
+    /// Apply a shim to every vector of a table, streaming Parquet to Parquet.
+    Project(ProjectArgs),
 }
 
 /// Column names of an embedding table.
@@ -115,4 +119,77 @@ pub struct GenArgs {
     /// Replace OUT if it exists.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example (doc-side: project stored minilm vectors into mpnet's space):\n  \
+    shimkit fit --old data/cranfield/corpus.minilm.parquet --new data/cranfield/corpus.mpnet.parquet --out minilm-to-mpnet.safetensors"
+)]
+pub struct FitArgs {
+    /// Old-model embeddings: a Parquet file or a directory of them (repeatable).
+    #[arg(long, required = true, num_args = 1..)]
+    pub old: Vec<PathBuf>,
+    /// New-model embeddings of (some of) the same ids (repeatable).
+    #[arg(long, required = true, num_args = 1..)]
+    pub new: Vec<PathBuf>,
+    /// ridge, procrustes, lowrank, or auto (the best of them on held-out pairs).
+    #[arg(long, default_value = "auto")]
+    pub method: shimkit_trainer::Method,
+    /// old-to-new (doc-side: project stored vectors) or new-to-old (query-side).
+    #[arg(long, default_value = "old-to-new")]
+    pub direction: shimkit_trainer::Direction,
+    /// Where to write the shim (.safetensors), atomically.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Ridge penalty: auto (K-fold validation over a grid) or a number.
+    #[arg(long, default_value = "auto")]
+    pub lambda: String,
+    /// Rank of the lowrank map: auto or a number.
+    #[arg(long, default_value = "auto")]
+    pub rank: String,
+    /// Share of pairs held out to score the methods.
+    #[arg(long, default_value_t = 0.2)]
+    pub val_frac: f64,
+    /// Seed of the held-out split and the validation folds.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Fewest pairs to fit from.
+    #[arg(long, default_value_t = 50)]
+    pub min_pairs: usize,
+    /// Name of the old model, for the artifact (default: from the file name).
+    #[arg(long)]
+    pub old_name: Option<String>,
+    /// Name of the new model, for the artifact (default: from the file name).
+    #[arg(long)]
+    pub new_name: Option<String>,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+    /// Print the fit report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  shimkit project --shim minilm-to-mpnet.safetensors --input data/cranfield/corpus.minilm.parquet --output corpus.projected.parquet"
+)]
+pub struct ProjectArgs {
+    /// The shim (.safetensors) to apply.
+    #[arg(long)]
+    pub shim: PathBuf,
+    /// Vectors in the shim's source space: a Parquet file or a directory of them.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where to write the projected table (written whole, or not at all).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Keep the shim's raw output instead of L2-normalising it.
+    #[arg(long)]
+    pub no_normalize: bool,
+    /// Rows per batch.
+    #[arg(long, default_value_t = 4096)]
+    pub batch_rows: usize,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
 }

@@ -17,7 +17,7 @@ fn python() -> Option<PathBuf> {
     ];
     for c in candidates.into_iter().flatten() {
         let ok = Command::new(&c)
-            .args(["-c", "import pyarrow, numpy"])
+            .args(["-c", "import pyarrow, numpy, safetensors"])
             .output()
             .is_ok_and(|o| o.status.success());
         if ok {
@@ -25,7 +25,9 @@ fn python() -> Option<PathBuf> {
         }
     }
     if std::env::var("SHIMKIT_REQUIRE_PYTHON").is_ok_and(|v| v == "1") {
-        panic!("SHIMKIT_REQUIRE_PYTHON=1 but no Python with pyarrow and numpy was found");
+        panic!(
+            "SHIMKIT_REQUIRE_PYTHON=1 but no Python with pyarrow, numpy and safetensors was found"
+        );
     }
     eprintln!("skipped: no Python with pyarrow (set SHIMKIT_PYTHON or create .venv)");
     None
@@ -124,4 +126,56 @@ fn shimkit_reads_what_pyarrow_writes() {
         n += 1;
     }
     assert!(n >= 5, "only {n} cases");
+}
+
+#[test]
+fn numpy_applies_a_shim_artifact_like_shimkit_project() {
+    let Some(py) = python() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/cranfield");
+    for (method, direction, input) in [
+        ("ridge", "old-to-new", "corpus.minilm.parquet"),
+        ("lowrank", "new-to-old", "corpus.mpnet.parquet"),
+        ("procrustes", "old-to-new", "queries.minilm.parquet"),
+    ] {
+        let shim = d.path().join(format!("{method}.safetensors"));
+        let out = d.path().join(format!("{method}.parquet"));
+        let status = Command::new(env!("CARGO_BIN_EXE_shimkit"))
+            .args([
+                "-q",
+                "fit",
+                "--method",
+                method,
+                "--direction",
+                direction,
+                "--old",
+            ])
+            .arg(data.join("corpus.minilm.parquet"))
+            .arg("--new")
+            .arg(data.join("corpus.mpnet.parquet"))
+            .arg("--out")
+            .arg(&shim)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let status = Command::new(env!("CARGO_BIN_EXE_shimkit"))
+            .args(["-q", "project", "--shim"])
+            .arg(&shim)
+            .arg("--input")
+            .arg(data.join(input))
+            .arg("--output")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        run(
+            &py,
+            &[
+                "apply",
+                shim.to_str().unwrap(),
+                data.join(input).to_str().unwrap(),
+                out.to_str().unwrap(),
+            ],
+        );
+    }
 }

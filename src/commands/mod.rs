@@ -1,7 +1,9 @@
 //! One module a subcommand; each takes its parsed arguments and returns an exit code.
 
+mod fit;
 mod gen_set;
 mod inspect;
+mod project;
 
 use std::process::ExitCode;
 
@@ -12,5 +14,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(&args, quiet),
         Command::Gen(args) => gen_set::run(&args, quiet),
+        Command::Fit(args) => fit::run(&args, quiet),
+        Command::Project(args) => project::run(&args, quiet),
     }
 }

@@ -2,6 +2,9 @@
 
 dump FILE OUT: read FILE with pyarrow, write OUT.ids (one id a line), OUT.f32 (the vectors,
   little-endian float32, row-major) and OUT.schema.
+apply SHIM INPUT PROJECTED: load the shim with safetensors.numpy, apply it to INPUT the
+  documented way, and check that PROJECTED (shimkit project's output) holds the same
+  vectors to 1e-6; prints the largest difference.
 write DIR: write Parquet files the way pyarrow users do, each with the ids and float32
   values shimkit must read from it (float64 and float16 inputs are rounded by numpy, the
   reference for what "the same value" means).
@@ -58,9 +61,39 @@ def write(d):
         f.write("".join(c + "\n" for c in cases))
 
 
+def apply(shim, inp, projected):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
+    t = load_file(shim)
+    with safe_open(shim, framework="numpy") as f:
+        meta = f.metadata()
+    info = json.loads(meta["shim"])
+    assert meta["format"] == "shimkit.shim", meta
+    src = pq.read_table(inp)
+    x = np.asarray(src.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
+    x = x.reshape(src.num_rows, -1)
+    if info["normalize_input"]:
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    y = x @ t["weight"].astype(np.float64) + t["bias"].astype(np.float64)
+    if info["normalize_output"]:
+        y = y / np.linalg.norm(y, axis=1, keepdims=True)
+    out = pq.read_table(projected)
+    got = np.asarray(out.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)).reshape(out.num_rows, -1)
+    assert out.column("id").to_pylist() == src.column("id").to_pylist(), "ids differ"
+    diff = float(np.abs(got - y).max())
+    print(f"max abs difference {diff:.3e}")
+    if diff > 1e-6:
+        sys.exit(f"numpy and shimkit project differ by {diff}")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "dump":
         dump(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "apply":
+        apply(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "write":
         write(sys.argv[2])
     else:

@@ -1,0 +1,384 @@
+//! `shimkit fit` and `shimkit project` end to end: real data, both directions, every
+//! rejected input, and inputs that must be accepted and handled right.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ndarray::{Array2, s};
+use shimkit_data::{EmbeddingWriter, ReadOptions, TableSource, read_table};
+
+fn shimkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shimkit"))
+        .args(args)
+        .output()
+        .expect("run shimkit")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn cranfield(file: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/cranfield")
+        .join(file)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn table(path: &str) -> shimkit_data::EmbeddingTable {
+    read_table(&TableSource::new(path).unwrap(), &ReadOptions::default()).unwrap()
+}
+
+fn write(path: &Path, ids: &[String], m: &Array2<f32>) {
+    let mut w = EmbeddingWriter::create(path, m.ncols()).unwrap();
+    w.write(ids, m.view()).unwrap();
+    w.finish().unwrap();
+}
+
+fn p(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+fn fit_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["fit", "--json"];
+    all.extend_from_slice(args);
+    let out = shimkit(&all);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+#[test]
+fn fit_and_project_cranfield_in_both_directions() {
+    let d = tempfile::tempdir().unwrap();
+    let (old, new) = (
+        cranfield("corpus.minilm.parquet"),
+        cranfield("corpus.mpnet.parquet"),
+    );
+    for (direction, input, source_dim, target_dim) in [
+        ("old-to-new", &old, 384, 768),
+        ("new-to-old", &new, 768, 384),
+    ] {
+        let shim = p(&d, &format!("{direction}.safetensors"));
+        let r = fit_json(&[
+            "--old",
+            &old,
+            "--new",
+            &new,
+            "--direction",
+            direction,
+            "--out",
+            shim.to_str().unwrap(),
+        ]);
+        assert_eq!(r["pairs"], 1400);
+        assert_eq!(r["source"]["dim"], source_dim);
+        assert_eq!(r["candidates"].as_array().unwrap().len(), 3);
+        let best = r["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["heldout_cosine"].as_f64().unwrap())
+            .fold(0.0, f64::max);
+        let chosen = r["chosen"]["heldout_cosine"].as_f64().unwrap();
+        assert!(
+            chosen >= best - 0.002,
+            "auto chose {chosen} with {best} available"
+        );
+        assert!(chosen > 0.8, "held-out cosine {chosen}");
+
+        let out_path = p(&d, &format!("{direction}.parquet"));
+        let out = shimkit(&[
+            "project",
+            "--shim",
+            shim.to_str().unwrap(),
+            "--input",
+            input,
+            "--output",
+            out_path.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let projected = table(out_path.to_str().unwrap());
+        let original = table(input);
+        assert_eq!(projected.ids, original.ids);
+        assert_eq!(projected.dim(), target_dim);
+        for row in projected.vectors.rows() {
+            let n: f64 = row.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
+            assert!((n - 1.0).abs() < 1e-5);
+        }
+        // The artifact applied through the library gives the same vectors.
+        let shim = shimkit_trainer::artifact::load(&shim).unwrap();
+        assert_eq!(shim.meta.direction.to_string(), direction);
+        assert_eq!(
+            shim.apply(original.vectors.view(), true).unwrap(),
+            projected.vectors
+        );
+    }
+}
+
+#[test]
+fn row_order_one_sided_ids_and_vector_length_do_not_change_the_fit() {
+    let d = tempfile::tempdir().unwrap();
+    let old = table(&cranfield("corpus.minilm.parquet"));
+    let new = table(&cranfield("corpus.mpnet.parquet"));
+    // Old side: rows scaled by 0.5..3 (not unit length) and 100 extra ids; new side reversed.
+    let mut scaled = old.vectors.clone();
+    for (i, mut row) in scaled.rows_mut().into_iter().enumerate() {
+        row *= 0.5 + (i % 11) as f32 * 0.25;
+    }
+    let mut old_ids = old.ids.clone();
+    let extra: Array2<f32> = old.vectors.slice(s![..100, ..]).to_owned();
+    old_ids.extend((0..100).map(|i| format!("extra-{i}")));
+    let old_all = ndarray::concatenate![ndarray::Axis(0), scaled, extra];
+    write(&p(&d, "old.parquet"), &old_ids, &old_all);
+    let rev: Vec<usize> = (0..new.len()).rev().collect();
+    let new_ids: Vec<String> = rev.iter().map(|&i| new.ids[i].clone()).collect();
+    write(
+        &p(&d, "new.parquet"),
+        &new_ids,
+        &new.vectors.select(ndarray::Axis(0), &rev),
+    );
+
+    let args = |o: &str, n: &str, out: &str| -> Vec<String> {
+        [
+            "--old", o, "--new", n, "--method", "ridge", "--lambda", "0.5", "--out", out,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let a_out = p(&d, "a.safetensors");
+    let b_out = p(&d, "b.safetensors");
+    let a = args(
+        &cranfield("corpus.minilm.parquet"),
+        &cranfield("corpus.mpnet.parquet"),
+        a_out.to_str().unwrap(),
+    );
+    let b = args(
+        p(&d, "old.parquet").to_str().unwrap(),
+        p(&d, "new.parquet").to_str().unwrap(),
+        b_out.to_str().unwrap(),
+    );
+    let ra = fit_json(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let rb = fit_json(&b.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(rb["only_old"], 100);
+    assert_eq!(rb["only_new"], 0);
+    assert_eq!(rb["pairs"], 1400);
+    let (sa, sb) = (
+        shimkit_trainer::artifact::load(&a_out).unwrap(),
+        shimkit_trainer::artifact::load(&b_out).unwrap(),
+    );
+    let diff = (&sa.weight - &sb.weight)
+        .iter()
+        .fold(0f32, |m, v| m.max(v.abs()));
+    assert!(diff < 1e-4, "weights differ by {diff}");
+    assert_eq!(sa.meta.train_ids_fingerprint, sb.meta.train_ids_fingerprint);
+    // Same split (it follows ids, not rows); sums in another order differ in the last digits.
+    let (ca, cb) = (
+        ra["chosen"]["heldout_cosine"].as_f64().unwrap(),
+        rb["chosen"]["heldout_cosine"].as_f64().unwrap(),
+    );
+    assert!((ca - cb).abs() < 1e-6, "{ca} vs {cb}");
+}
+
+#[test]
+fn bad_inputs_fail_with_the_row_named_and_leave_no_artifact() {
+    let d = tempfile::tempdir().unwrap();
+    let old = table(&cranfield("corpus.minilm.parquet"));
+    let mut bad = old.vectors.clone();
+    bad[[7, 3]] = f32::NAN;
+    write(&p(&d, "nan.parquet"), &old.ids, &bad);
+    let out = p(&d, "s.safetensors");
+    let new = cranfield("corpus.mpnet.parquet");
+    let o = shimkit(&[
+        "fit",
+        "--old",
+        p(&d, "nan.parquet").to_str().unwrap(),
+        "--new",
+        &new,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("nan.parquet: row 7 (id \"8\")") && stderr(&o).contains("NaN"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+
+    // Too few pairs.
+    let ids: Vec<String> = old.ids[..30].to_vec();
+    write(
+        &p(&d, "few.parquet"),
+        &ids,
+        &old.vectors.slice(s![..30, ..]).to_owned(),
+    );
+    let o = shimkit(&[
+        "fit",
+        "--old",
+        p(&d, "few.parquet").to_str().unwrap(),
+        "--new",
+        &new,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("30 pairs are too few") && stderr(&o).contains("--min-pairs"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+
+    // No common ids.
+    let other: Vec<String> = old.ids.iter().map(|i| format!("doc-{i}")).collect();
+    write(&p(&d, "other.parquet"), &other, &old.vectors);
+    let o = shimkit(&[
+        "fit",
+        "--old",
+        p(&d, "other.parquet").to_str().unwrap(),
+        "--new",
+        &new,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("no id is in both tables") && stderr(&o).contains("\"doc-1\""),
+        "{}",
+        stderr(&o)
+    );
+
+    // Bad flags.
+    let o = shimkit(&[
+        "fit",
+        "--old",
+        &new,
+        "--new",
+        &new,
+        "--lambda",
+        "big",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--lambda must be auto or a number"),
+        "{}",
+        stderr(&o)
+    );
+    let o = shimkit(&[
+        "fit",
+        "--old",
+        &new,
+        "--new",
+        &new,
+        "--method",
+        "magic",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.exists());
+}
+
+#[test]
+fn project_rejects_wrong_dimensions_non_shims_and_bad_rows_without_output() {
+    let d = tempfile::tempdir().unwrap();
+    let shim = p(&d, "s.safetensors");
+    let (old, new) = (
+        cranfield("corpus.minilm.parquet"),
+        cranfield("corpus.mpnet.parquet"),
+    );
+    let o = shimkit(&[
+        "-q",
+        "fit",
+        "--old",
+        &old,
+        "--new",
+        &new,
+        "--method",
+        "procrustes",
+        "--out",
+        shim.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = p(&d, "out.parquet");
+    let run = |input: &str, shim: &Path| {
+        shimkit(&[
+            "project",
+            "--shim",
+            shim.to_str().unwrap(),
+            "--input",
+            input,
+            "--output",
+            out.to_str().unwrap(),
+        ])
+    };
+
+    let o = run(&new, &shim);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("corpus.mpnet.parquet: row 0")
+            && stderr(&o).contains("768 dimensions but the shim maps 384"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+
+    let o = run(&old, Path::new(&new));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a shimkit shim"), "{}", stderr(&o));
+
+    let o = shimkit(&[
+        "project",
+        "--shim",
+        shim.to_str().unwrap(),
+        "--input",
+        &old,
+        "--output",
+        &old,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is the --input file"), "{}", stderr(&o));
+
+    // A bad row far into the input: the error names it and no output appears.
+    let t = table(&old);
+    let mut m = ndarray::concatenate![
+        ndarray::Axis(0),
+        t.vectors.clone(),
+        t.vectors.clone(),
+        t.vectors.clone()
+    ];
+    let ids: Vec<String> = (0..m.nrows()).map(|i| format!("r{i}")).collect();
+    m[[3500, 0]] = f32::INFINITY;
+    write(&p(&d, "big.parquet"), &ids, &m);
+    let o = shimkit(&[
+        "project",
+        "--shim",
+        shim.to_str().unwrap(),
+        "--input",
+        p(&d, "big.parquet").to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--batch-rows",
+        "500",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("row 3500 (id \"r3500\")"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -1,0 +1,121 @@
+//! The shim artifact: round trip, and a clear refusal of anything that is not a shim.
+
+use std::collections::HashMap;
+
+use ndarray::{Array1, Array2};
+use safetensors::tensor::{Dtype, TensorView};
+use shimkit_trainer::{Direction, Shim, ShimMeta, TrainError, artifact};
+
+fn shim() -> Shim {
+    let weight = Array2::from_shape_fn((3, 5), |(i, j)| (i * 5 + j) as f32 * 0.25 - 1.0);
+    let mut meta = ShimMeta::new("ridge", Direction::NewToOld, 3, 5);
+    meta.lambda = Some(0.5);
+    meta.source_model = "a".into();
+    meta.target_model = "b".into();
+    meta.heldout_cosine = Some(0.9);
+    Shim::new(
+        weight,
+        Array1::from(vec![0.5f32, -0.5, 0.0, 1.0, 2.0]),
+        meta,
+    )
+}
+
+fn err(bytes: &[u8]) -> String {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("x.safetensors");
+    std::fs::write(&path, bytes).unwrap();
+    match artifact::load(&path) {
+        Err(e @ TrainError::Artifact { .. }) => e.to_string(),
+        other => panic!("expected an artifact error, got {other:?}"),
+    }
+}
+
+fn raw(tensors: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)>, meta: HashMap<String, String>) -> Vec<u8> {
+    let views: Vec<(&str, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, dt, shape, data)| (*n, TensorView::new(*dt, shape.clone(), data).unwrap()))
+        .collect();
+    safetensors::serialize(views, Some(meta)).unwrap()
+}
+
+fn good_meta() -> HashMap<String, String> {
+    HashMap::from([
+        ("format".into(), "shimkit.shim".into()),
+        ("format_version".into(), "1".into()),
+        ("shim".into(), serde_json::to_string(&shim().meta).unwrap()),
+    ])
+}
+
+fn f32s(n: usize) -> Vec<u8> {
+    (0..n).flat_map(|i| (i as f32).to_le_bytes()).collect()
+}
+
+#[test]
+fn round_trip_is_exact() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("s.safetensors");
+    let s = shim();
+    artifact::save(&s, &path).unwrap();
+    let back = artifact::load(&path).unwrap();
+    assert_eq!(back, s);
+    // Written atomically: nothing else in the directory.
+    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn files_that_are_not_shims_are_named_and_explained() {
+    assert!(err(b"not a safetensors file at all").contains("not a safetensors file"));
+    let no_format = raw(
+        vec![("weight", Dtype::F32, vec![3, 5], f32s(15))],
+        HashMap::new(),
+    );
+    assert!(err(&no_format).contains("without shimkit metadata"));
+    let mut m = good_meta();
+    m.insert("format".into(), "something.else".into());
+    assert!(err(&raw(vec![], m)).contains("\"something.else\""));
+    let mut m = good_meta();
+    m.insert("format_version".into(), "9".into());
+    assert!(err(&raw(vec![], m)).contains("format version 9 is newer"));
+    let bias = ("bias", Dtype::F32, vec![5], f32s(5));
+    assert!(err(&raw(vec![bias.clone()], good_meta())).contains("tensor \"weight\" is missing"));
+    let f64_weight = ("weight", Dtype::F64, vec![3, 5], vec![0u8; 120]);
+    assert!(err(&raw(vec![bias.clone(), f64_weight], good_meta())).contains("expected F32"));
+    // Transposed weight (and a bias to match it): the metadata's dimensions catch it.
+    let transposed = vec![
+        ("bias", Dtype::F32, vec![3], f32s(3)),
+        ("weight", Dtype::F32, vec![5, 3], f32s(15)),
+    ];
+    let e = err(&raw(transposed, good_meta()));
+    assert!(e.contains("weight is 5×3 but the metadata says 3→5"), "{e}");
+    let short_bias = ("bias", Dtype::F32, vec![4], f32s(4));
+    assert!(
+        err(&raw(
+            vec![short_bias, ("weight", Dtype::F32, vec![3, 5], f32s(15))],
+            good_meta()
+        ))
+        .contains("bias has 4 values")
+    );
+    let mut nan = f32s(15);
+    nan[8..12].copy_from_slice(&f32::NAN.to_le_bytes());
+    assert!(
+        err(&raw(
+            vec![bias, ("weight", Dtype::F32, vec![3, 5], nan)],
+            good_meta()
+        ))
+        .contains("not finite")
+    );
+    let e = artifact::load(std::path::Path::new("/nonexistent/s.safetensors"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("/nonexistent/s.safetensors"), "{e}");
+}
+
+#[test]
+fn apply_checks_the_input_dimension() {
+    let s = shim();
+    let e = s
+        .apply(Array2::<f32>::ones((2, 4)).view(), true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("4 dimensions, the shim maps 3"), "{e}");
+}
