@@ -1,8 +1,13 @@
-//! The matrix products on the hot paths: Gram matrices while fitting, projection while
-//! applying. Both go through faer's `matmul` (the pure-Rust `gemm` kernels, parallel with
-//! rayon); BENCHMARKS.md records the measurement that chose it.
+//! The matrix products on the hot paths, each with the kernel that measured fastest on its
+//! shape (`cargo bench --bench gemm`, figures in BENCHMARKS.md; all pure Rust, parallel with
+//! rayon):
+//! - XᵀX: faer's triangular product, computing the lower half only (it is symmetric);
+//! - XᵀY: the `gemm` crate called directly (faer's `matmul` was 20% slower on this
+//!   transposed-left shape);
+//! - projection X·W: faer's `matmul`.
 
 use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
@@ -28,26 +33,75 @@ pub fn accumulate_gram(
         let xb = x.slice(ndarray::s![start..end, ..]);
         let yb = y.slice(ndarray::s![start..end, ..]);
         let xm = as_mat(&xb);
-        let ym = as_mat(&yb);
-        matmul(
+        triangular::matmul(
             as_mat_mut(&mut g.view_mut()),
+            BlockStructure::TriangularLower,
             Accum::Replace,
             xm.transpose(),
+            BlockStructure::Rectangular,
             xm,
+            BlockStructure::Rectangular,
             1.0f32,
             Par::rayon(0),
         );
-        matmul(
-            as_mat_mut(&mut c.view_mut()),
-            Accum::Replace,
-            xm.transpose(),
-            ym,
-            1.0f32,
-            Par::rayon(0),
-        );
-        add_f32(xtx, &g);
+        transposed_product(&xb, &yb, &mut c);
+        add_lower_symmetric(xtx, &g);
         add_f32(xty, &c);
         start = end;
+    }
+}
+
+/// `out = Xᵀ·Y` for row-major X (rows × d_in) and Y (rows × d_out).
+fn transposed_product(x: &ArrayView2<'_, f32>, y: &ArrayView2<'_, f32>, out: &mut Array2<f32>) {
+    let (rows, d_in, d_out) = (x.nrows(), x.ncols(), y.ncols());
+    let xs = x.as_slice().expect("standard layout");
+    let ys = y.as_slice().expect("standard layout");
+    let dst = out.as_slice_mut().expect("standard layout");
+    assert!(
+        y.nrows() == rows
+            && xs.len() == rows * d_in
+            && ys.len() == rows * d_out
+            && dst.len() == d_in * d_out
+    );
+    // SAFETY: the three buffers hold exactly the elements the shapes and strides below
+    // address (checked above): dst is d_in × d_out row-major; lhs = Xᵀ, whose (i, k) element
+    // is X[k, i] at k·d_in + i (column stride d_in, row stride 1); rhs = Y row-major. The
+    // crate computes dst = alpha·dst + beta·lhs·rhs, here with alpha = 0 and dst unread.
+    unsafe {
+        gemm::gemm(
+            d_in,
+            d_out,
+            rows,
+            dst.as_mut_ptr(),
+            1,
+            d_out as isize,
+            false,
+            xs.as_ptr(),
+            d_in as isize,
+            1,
+            ys.as_ptr(),
+            1,
+            d_out as isize,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        );
+    }
+}
+
+/// Adds a product whose lower triangle alone was computed, mirrored into both halves.
+fn add_lower_symmetric(acc: &mut Array2<f64>, lower: &Array2<f32>) {
+    let d = lower.nrows();
+    for i in 0..d {
+        for j in 0..i {
+            let v = lower[[i, j]] as f64;
+            acc[[i, j]] += v;
+            acc[[j, i]] += v;
+        }
+        acc[[i, i]] += lower[[i, i]] as f64;
     }
 }
 

@@ -31,6 +31,40 @@ pub struct Centred {
     pub sxy: Array2<f64>,
 }
 
+/// `sum += Σ rows of a`, row by row (contiguous, so it vectorises), in f64.
+fn add_rows(sum: &mut Array1<f64>, a: ArrayView2<'_, f32>) {
+    let sum = sum.as_slice_mut().expect("fresh array");
+    for row in a.rows() {
+        for (s, &v) in sum.iter_mut().zip(row.iter()) {
+            *s += v as f64;
+        }
+    }
+}
+
+/// Σ v² in f64 over independent lanes (one serial f64 chain would bound the loop).
+fn sum_of_squares(a: ArrayView2<'_, f32>) -> f64 {
+    let mut lanes = [0f64; 8];
+    let mut rest = 0f64;
+    for row in a.rows() {
+        let Some(r) = row.as_slice() else {
+            rest += row.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
+            continue;
+        };
+        let chunks = r.chunks_exact(8);
+        rest += chunks
+            .remainder()
+            .iter()
+            .map(|&v| (v as f64) * (v as f64))
+            .sum::<f64>();
+        for c in chunks {
+            for k in 0..8 {
+                lanes[k] += (c[k] as f64) * (c[k] as f64);
+            }
+        }
+    }
+    lanes.iter().sum::<f64>() + rest
+}
+
 impl PairStats {
     pub fn new(d_in: usize, d_out: usize) -> Self {
         PairStats {
@@ -59,13 +93,9 @@ impl PairStats {
             return;
         }
         self.n += x.nrows() as u64;
-        for (s, col) in self.sum_x.iter_mut().zip(x.axis_iter(Axis(1))) {
-            *s += col.iter().map(|&v| v as f64).sum::<f64>();
-        }
-        for (s, col) in self.sum_y.iter_mut().zip(y.axis_iter(Axis(1))) {
-            *s += col.iter().map(|&v| v as f64).sum::<f64>();
-        }
-        self.yy += y.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
+        add_rows(&mut self.sum_x, x);
+        add_rows(&mut self.sum_y, y);
+        self.yy += sum_of_squares(y);
         accumulate_gram(x, y, &mut self.xtx, &mut self.xty);
     }
 
