@@ -24,6 +24,7 @@
 //! # Ok::<(), shimkit_data::DataError>(())
 //! ```
 
+mod aligned;
 mod atomic;
 mod convert;
 mod dataset;
@@ -31,6 +32,7 @@ mod dupes;
 mod error;
 mod leaf;
 mod pairs;
+mod prefetch;
 mod qrels;
 mod reader;
 mod schema;
@@ -40,10 +42,12 @@ pub mod synth;
 mod table;
 mod writer;
 
+pub use aligned::{AlignedItem, AlignedReader};
 pub use atomic::{AtomicFile, temp_sibling, write_atomic};
 pub use dataset::{Coverage, EvalSet, ModelFiles, Split};
 pub use error::{DataError, Result};
 pub use pairs::{PairedEmbeddings, pair_tables};
+pub use prefetch::Prefetch;
 pub use qrels::Qrels;
 pub use reader::{BatchReader, ReadOptions, layouts, read_ids, read_table};
 pub use schema::FileLayout;

@@ -6,10 +6,15 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde_json::json;
-use shimkit_data::{ReadOptions, TableSource, pair_tables, read_table};
-use shimkit_trainer::{CandidateRecord, Direction, FitConfig, Shim, ShimMeta, artifact, hash};
+use shimkit_data::{
+    AlignedItem, AlignedReader, BatchReader, ReadOptions, TableSource, pair_tables, read_table,
+};
+use shimkit_trainer::{
+    CandidateRecord, Direction, FitConfig, FitOutcome, PairAccumulator, Shim, ShimMeta, artifact,
+};
 
 use crate::cli::FitArgs;
+use crate::progress::rows_bar;
 
 pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -23,11 +28,8 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         ..FitConfig::default()
     };
     let options = ReadOptions::with_columns(args.columns.columns());
-    let old =
-        read_table(&TableSource::from_paths(&args.old)?, &options).context("reading --old")?;
-    let new =
-        read_table(&TableSource::from_paths(&args.new)?, &options).context("reading --new")?;
-    let pairs = pair_tables(&old, &new)?;
+    let old_source = TableSource::from_paths(&args.old)?;
+    let new_source = TableSource::from_paths(&args.new)?;
     let old_name = args
         .old_name
         .clone()
@@ -36,25 +38,32 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         .new_name
         .clone()
         .unwrap_or_else(|| model_name(&args.new[0]));
-    let (x, y, source, target) = match args.direction {
-        Direction::OldToNew => (&pairs.old, &pairs.new, &old_name, &new_name),
-        Direction::NewToOld => (&pairs.new, &pairs.old, &new_name, &old_name),
+    let (source, target) = match args.direction {
+        Direction::OldToNew => (&old_name, &new_name),
+        Direction::NewToOld => (&new_name, &old_name),
     };
-    let read_s = started.elapsed().as_secs_f64();
-    let outcome = shimkit_trainer::fit(x.view(), y.view(), &pairs.ids, &cfg)?;
-
-    let mut meta = ShimMeta::new(
-        outcome.chosen.method.as_str(),
+    let bar = rows_bar(0, quiet, "fitting");
+    let fitted = match fit_aligned(
+        &old_source,
+        &new_source,
         args.direction,
-        x.ncols(),
-        y.ncols(),
-    );
+        &cfg,
+        &options,
+        &bar,
+    )? {
+        Some(f) => f,
+        None => fit_joined(&old_source, &new_source, args.direction, &cfg, &options)?,
+    };
+    bar.finish_and_clear();
+    let outcome = fitted.outcome;
+    let (d_in, d_out) = outcome.map.weight.dim();
+    let mut meta = ShimMeta::new(outcome.chosen.method.as_str(), args.direction, d_in, d_out);
     meta.source_model = source.clone();
     meta.target_model = target.clone();
     meta.lambda = outcome.chosen.lambda;
     meta.rank = outcome.chosen.rank;
     meta.pairs = outcome.pairs;
-    meta.train_ids_fingerprint = hash::fingerprint(&pairs.ids);
+    meta.train_ids_fingerprint = outcome.ids_fingerprint.clone();
     meta.heldout_cosine = Some(outcome.chosen.heldout_cosine);
     meta.heldout_pairs = outcome.heldout_pairs;
     meta.candidates = outcome
@@ -73,34 +82,37 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     if args.json {
         let report = json!({
             "out": args.out,
-            "pairs": pairs.len(),
-            "only_old": pairs.only_old,
-            "only_new": pairs.only_new,
+            "pairs": outcome.pairs,
+            "only_old": fitted.only_old,
+            "only_new": fitted.only_new,
+            "pairing": fitted.pairing,
             "direction": args.direction,
-            "source": {"model": source, "dim": x.ncols()},
-            "target": {"model": target, "dim": y.ncols()},
+            "source": {"model": source, "dim": d_in},
+            "target": {"model": target, "dim": d_out},
             "train_pairs": outcome.train_pairs,
             "heldout_pairs": outcome.heldout_pairs,
+            "scored_pairs": outcome.scored_pairs,
             "candidates": outcome.candidates,
             "chosen": outcome.chosen,
-            "seconds": {"read": read_s, "total": total_s},
+            "seconds": total_s,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !quiet {
         println!(
-            "pairs      {} joined by id ({} only in --old, {} only in --new)",
-            pairs.len(),
-            pairs.only_old,
-            pairs.only_new
+            "pairs      {} joined by id, {} ({} only in --old, {} only in --new)",
+            outcome.pairs, fitted.pairing, fitted.only_old, fitted.only_new
         );
         println!(
-            "direction  {} : {source} ({}-d) -> {target} ({}-d)",
-            args.direction,
-            x.ncols(),
-            y.ncols()
+            "direction  {} : {source} ({d_in}-d) -> {target} ({d_out}-d)",
+            args.direction
         );
+        let scored = if outcome.scored_pairs < outcome.heldout_pairs {
+            format!(", scored on the first {}", outcome.scored_pairs)
+        } else {
+            String::new()
+        };
         println!(
-            "split      {} pairs to fit, {} held out (seed {}); inputs L2-normalised",
+            "split      {} pairs to fit, {} held out{scored} (seed {}); inputs L2-normalised",
             outcome.train_pairs, outcome.heldout_pairs, args.seed
         );
         println!(
@@ -125,13 +137,99 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             );
         }
         println!(
-            "wrote      {} ({}, refitted on all {} pairs) in {total_s:.2} s (reading {read_s:.2} s)",
+            "wrote      {} ({}, refitted on all {} pairs) in {total_s:.2} s",
             args.out.display(),
             outcome.chosen.method,
             outcome.pairs
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A fit and how its pairs were formed.
+struct Fitted {
+    outcome: FitOutcome,
+    only_old: usize,
+    only_new: usize,
+    pairing: &'static str,
+}
+
+/// One streamed pass over both tables when they list the same ids in the same order:
+/// memory stays at the statistics' size whatever the number of pairs. `None` when the
+/// tables are not row-aligned.
+fn fit_aligned(
+    old: &TableSource,
+    new: &TableSource,
+    direction: Direction,
+    cfg: &FitConfig,
+    options: &ReadOptions,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<Option<Fitted>> {
+    let old_reader = BatchReader::open(old, options.clone())?;
+    let new_reader = BatchReader::open(new, options.clone())?;
+    bar.set_length(old_reader.total_rows());
+    let mut acc: Option<PairAccumulator> = None;
+    for item in AlignedReader::new(old_reader, new_reader) {
+        match item? {
+            AlignedItem::Pairs { ids, old, new } => {
+                let (x, y) = match direction {
+                    Direction::OldToNew => (old, new),
+                    Direction::NewToOld => (new, old),
+                };
+                if acc.is_none() {
+                    acc = Some(PairAccumulator::new(x.ncols(), y.ncols(), cfg.clone())?);
+                }
+                if let Some(acc) = acc.as_mut() {
+                    acc.add(&ids, x.view(), y.view())?;
+                }
+                bar.inc(ids.len() as u64);
+            }
+            AlignedItem::Misaligned {
+                index,
+                old_id,
+                new_id,
+            } => {
+                tracing::info!(
+                    index,
+                    ?old_id,
+                    ?new_id,
+                    "the tables are not row-aligned; joining them by id in memory"
+                );
+                return Ok(None);
+            }
+        }
+    }
+    let Some(acc) = acc else { return Ok(None) };
+    Ok(Some(Fitted {
+        outcome: acc.finish()?,
+        only_old: 0,
+        only_new: 0,
+        pairing: "streamed (row-aligned)",
+    }))
+}
+
+/// Both tables in memory, joined by id whatever their orders.
+fn fit_joined(
+    old: &TableSource,
+    new: &TableSource,
+    direction: Direction,
+    cfg: &FitConfig,
+    options: &ReadOptions,
+) -> anyhow::Result<Fitted> {
+    let old = read_table(old, options).context("reading --old")?;
+    let new = read_table(new, options).context("reading --new")?;
+    let pairs = pair_tables(&old, &new)?;
+    drop((old, new));
+    let (x, y) = match direction {
+        Direction::OldToNew => (&pairs.old, &pairs.new),
+        Direction::NewToOld => (&pairs.new, &pairs.old),
+    };
+    Ok(Fitted {
+        outcome: shimkit_trainer::fit(x.view(), y.view(), &pairs.ids, cfg)?,
+        only_old: pairs.only_old,
+        only_new: pairs.only_new,
+        pairing: "joined in memory",
+    })
 }
 
 /// `auto` or a value.

@@ -9,11 +9,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 use serde::Serialize;
 
 use crate::error::{Result, TrainError};
-use crate::hash::id_hash;
 use crate::map::LinearMap;
 use crate::methods;
 use crate::stats::PairStats;
@@ -77,6 +76,9 @@ pub struct FitConfig {
     pub seed: u64,
     pub folds: usize,
     pub min_pairs: usize,
+    /// Held-out pairs kept as vectors to score candidates on (the rest of the held-out
+    /// split still counts in the refit): bounds memory on huge fits.
+    pub max_heldout: usize,
 }
 
 impl Default for FitConfig {
@@ -89,6 +91,7 @@ impl Default for FitConfig {
             seed: 0,
             folds: 5,
             min_pairs: 50,
+            max_heldout: 20_000,
         }
     }
 }
@@ -113,6 +116,10 @@ pub struct FitOutcome {
     pub pairs: usize,
     pub train_pairs: usize,
     pub heldout_pairs: usize,
+    /// Held-out pairs the candidates were scored on (at most `max_heldout`).
+    pub scored_pairs: usize,
+    /// `count:hash` of every pair's id, order-independent (see [`crate::hash::fingerprint`]).
+    pub ids_fingerprint: String,
 }
 
 /// Ties closer than this go to the candidate with fewer parameters.
@@ -126,72 +133,229 @@ pub fn fit(
     ids: &[String],
     cfg: &FitConfig,
 ) -> Result<FitOutcome> {
-    let n = ids.len();
-    if x.nrows() != n || y.nrows() != n {
+    if x.nrows() != ids.len() || y.nrows() != ids.len() {
         return Err(TrainError::Invalid {
             what: "pairs",
-            message: format!("{n} ids for {} inputs and {} targets", x.nrows(), y.nrows()),
+            message: format!(
+                "{} ids for {} inputs and {} targets",
+                ids.len(),
+                x.nrows(),
+                y.nrows()
+            ),
         });
     }
-    if n < cfg.min_pairs.max(2) {
-        return Err(TrainError::TooFewPairs {
-            pairs: n,
-            min: cfg.min_pairs.max(2),
-        });
-    }
-    if !(0.0..1.0).contains(&cfg.val_frac) || cfg.val_frac == 0.0 {
-        return Err(TrainError::Invalid {
-            what: "--val-frac",
-            message: format!("{} is not in (0, 1)", cfg.val_frac),
-        });
-    }
-    let x = normalized(x);
-    let y = normalized(y);
-    let (train_rows, val_rows) = split(ids, cfg);
-    if train_rows.len() < 2 || val_rows.is_empty() {
-        return Err(TrainError::TooFewPairs {
-            pairs: n,
-            min: cfg.min_pairs.max(2),
-        });
-    }
-    let folds = fold_stats(&x, &y, ids, &train_rows, cfg);
-    let mut train = PairStats::new(x.ncols(), y.ncols());
-    folds.iter().for_each(|f| train.merge(f));
-    let x_val = x.select(Axis(0), &val_rows);
-    let y_val = y.select(Axis(0), &val_rows);
+    let mut acc = PairAccumulator::new(x.ncols(), y.ncols(), cfg.clone())?;
+    acc.add(ids, x, y)?;
+    acc.finish()
+}
 
-    let methods: Vec<Method> = match cfg.method {
-        Method::Auto => Method::CONCRETE.to_vec(),
-        m => vec![m],
-    };
-    let mut candidates = Vec::new();
-    let mut ridge_lambda = None;
-    for method in methods {
-        let (candidate, _) = tune_and_score(
-            method,
-            &train,
-            &folds,
+/// Rows gathered for one part of the split before they go through the GEMM together.
+const FLUSH_ROWS: usize = 2048;
+
+struct PartBuffer {
+    stats: PairStats,
+    x: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl PartBuffer {
+    fn new(d_in: usize, d_out: usize) -> Self {
+        PartBuffer {
+            stats: PairStats::new(d_in, d_out),
+            x: Vec::with_capacity(FLUSH_ROWS * d_in),
+            y: Vec::with_capacity(FLUSH_ROWS * d_out),
+        }
+    }
+
+    fn push(&mut self, x: &[f32], y: &[f32]) {
+        self.x.extend_from_slice(x);
+        self.y.extend_from_slice(y);
+        if self.x.len() >= FLUSH_ROWS * self.stats.d_in() {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let rows = self.x.len() / self.stats.d_in().max(1);
+        if rows > 0 {
+            let x =
+                ArrayView2::from_shape((rows, self.stats.d_in()), &self.x).expect("buffer shape");
+            let y =
+                ArrayView2::from_shape((rows, self.stats.d_out()), &self.y).expect("buffer shape");
+            self.stats.add(x, y);
+        }
+        self.x.clear();
+        self.y.clear();
+    }
+}
+
+/// Gathers pairs batch by batch into what a fit needs, in memory that does not grow with
+/// the number of pairs: per-fold statistics of the training split, statistics of the
+/// held-out split, and the first `max_heldout` held-out pairs as vectors to score the
+/// candidates on. Rows are L2-normalised on the way in.
+pub struct PairAccumulator {
+    cfg: FitConfig,
+    folds: Vec<PartBuffer>,
+    heldout: PartBuffer,
+    kept_x: Vec<f32>,
+    kept_y: Vec<f32>,
+    pairs: usize,
+    fingerprint: (u64, u64),
+    scratch: (Vec<f32>, Vec<f32>),
+}
+
+impl PairAccumulator {
+    pub fn new(d_in: usize, d_out: usize, cfg: FitConfig) -> Result<Self> {
+        if !(cfg.val_frac > 0.0 && cfg.val_frac < 1.0) {
+            return Err(TrainError::Invalid {
+                what: "--val-frac",
+                message: format!("{} is not in (0, 1)", cfg.val_frac),
+            });
+        }
+        if d_in == 0 || d_out == 0 {
+            return Err(TrainError::Invalid {
+                what: "pairs",
+                message: "vectors have no dimensions".into(),
+            });
+        }
+        let k = cfg.folds.max(2);
+        Ok(PairAccumulator {
+            folds: (0..k).map(|_| PartBuffer::new(d_in, d_out)).collect(),
+            heldout: PartBuffer::new(d_in, d_out),
+            kept_x: Vec::new(),
+            kept_y: Vec::new(),
+            pairs: 0,
+            fingerprint: (0, 0),
+            scratch: (vec![0.0; d_in], vec![0.0; d_out]),
             cfg,
-            &mut ridge_lambda,
-            &x_val,
-            &y_val,
-        )?;
-        tracing::info!(method = %method, cosine = candidate.heldout_cosine, "candidate scored");
-        candidates.push(candidate);
+        })
     }
-    let chosen = choose(&candidates).clone();
 
-    let mut all = train.clone();
-    all.merge(&stats_of(&x, &y, &val_rows));
-    let map = build(chosen.method, &all, chosen.lambda, chosen.rank)?;
-    Ok(FitOutcome {
-        map,
-        chosen,
-        candidates,
-        pairs: n,
-        train_pairs: train_rows.len(),
-        heldout_pairs: val_rows.len(),
-    })
+    pub fn pairs(&self) -> usize {
+        self.pairs
+    }
+
+    /// Adds pairs: row i of `x` and of `y` embed `ids[i]`.
+    pub fn add(
+        &mut self,
+        ids: &[String],
+        x: ArrayView2<'_, f32>,
+        y: ArrayView2<'_, f32>,
+    ) -> Result<()> {
+        let (d_in, d_out) = (self.heldout.stats.d_in(), self.heldout.stats.d_out());
+        if x.ncols() != d_in
+            || y.ncols() != d_out
+            || x.nrows() != ids.len()
+            || y.nrows() != ids.len()
+        {
+            return Err(TrainError::Invalid {
+                what: "pairs",
+                message: format!(
+                    "a batch of {} ids with {}×{} inputs and {}×{} targets, expected {d_in} → {d_out}",
+                    ids.len(),
+                    x.nrows(),
+                    x.ncols(),
+                    y.nrows(),
+                    y.ncols()
+                ),
+            });
+        }
+        let cut = (self.cfg.val_frac * u64::MAX as f64) as u64;
+        let k = self.folds.len() as u64;
+        let (sx, sy) = &mut self.scratch;
+        for (i, id) in ids.iter().enumerate() {
+            unit(x.row(i), sx);
+            unit(y.row(i), sy);
+            let h = crate::hash::fnv1a(id.as_bytes());
+            self.fingerprint = (self.fingerprint.0 + 1, self.fingerprint.1.wrapping_add(h));
+            if crate::hash::mix(self.cfg.seed, 1, h) < cut {
+                self.heldout.push(sx, sy);
+                if self.kept_x.len() < self.cfg.max_heldout * d_in {
+                    self.kept_x.extend_from_slice(sx);
+                    self.kept_y.extend_from_slice(sy);
+                }
+            } else {
+                let fold = (crate::hash::mix(self.cfg.seed, 2, h) % k) as usize;
+                self.folds[fold].push(sx, sy);
+            }
+        }
+        self.pairs += ids.len();
+        Ok(())
+    }
+
+    /// Tunes and scores every candidate, chooses, and refits the choice on all pairs.
+    pub fn finish(mut self) -> Result<FitOutcome> {
+        let min = self.cfg.min_pairs.max(2);
+        if self.pairs < min {
+            return Err(TrainError::TooFewPairs {
+                pairs: self.pairs,
+                min,
+            });
+        }
+        self.folds.iter_mut().for_each(PartBuffer::flush);
+        self.heldout.flush();
+        let folds: Vec<PairStats> = self.folds.into_iter().map(|f| f.stats).collect();
+        let mut train = PairStats::new(self.heldout.stats.d_in(), self.heldout.stats.d_out());
+        folds.iter().for_each(|f| train.merge(f));
+        let heldout = self.heldout.stats;
+        if train.n < 2 || heldout.n == 0 {
+            return Err(TrainError::TooFewPairs {
+                pairs: self.pairs,
+                min,
+            });
+        }
+        let (d_in, d_out) = (train.d_in(), train.d_out());
+        let kept = self.kept_x.len() / d_in;
+        let x_val = Array2::from_shape_vec((kept, d_in), self.kept_x).expect("kept shape");
+        let y_val = Array2::from_shape_vec((kept, d_out), self.kept_y).expect("kept shape");
+        let cfg = &self.cfg;
+        let methods: Vec<Method> = match cfg.method {
+            Method::Auto => Method::CONCRETE.to_vec(),
+            m => vec![m],
+        };
+        let mut candidates = Vec::new();
+        let mut ridge_lambda = None;
+        for method in methods {
+            let candidate = tune_and_score(
+                method,
+                &train,
+                &folds,
+                cfg,
+                &mut ridge_lambda,
+                &x_val,
+                &y_val,
+            )?;
+            tracing::info!(method = %method, cosine = candidate.heldout_cosine, "candidate scored");
+            candidates.push(candidate);
+        }
+        let chosen = choose(&candidates).clone();
+        let mut all = train.clone();
+        all.merge(&heldout);
+        let map = build(chosen.method, &all, chosen.lambda, chosen.rank)?;
+        Ok(FitOutcome {
+            map,
+            chosen,
+            candidates,
+            pairs: self.pairs,
+            train_pairs: train.n as usize,
+            heldout_pairs: heldout.n as usize,
+            scored_pairs: kept,
+            ids_fingerprint: format!("{}:{:016x}", self.fingerprint.0, self.fingerprint.1),
+        })
+    }
+}
+
+/// Writes `row / ‖row‖` into `out` (norm in f64).
+fn unit(row: ArrayView1<'_, f32>, out: &mut [f32]) {
+    let norm = row
+        .iter()
+        .map(|&v| (v as f64) * (v as f64))
+        .sum::<f64>()
+        .sqrt();
+    let inv = if norm > 0.0 { (1.0 / norm) as f32 } else { 0.0 };
+    for (o, &v) in out.iter_mut().zip(row.iter()) {
+        *o = v * inv;
+    }
 }
 
 /// The best candidate by held-out cosine; within [`TIE`] of the best, the smallest.
@@ -215,7 +379,7 @@ fn tune_and_score(
     ridge_lambda: &mut Option<f64>,
     x_val: &Array2<f32>,
     y_val: &Array2<f32>,
-) -> Result<(Candidate, LinearMap)> {
+) -> Result<Candidate> {
     let (d_in, d_out) = (train.d_in(), train.d_out());
     let mut lambda = None;
     let mut rank = None;
@@ -245,14 +409,13 @@ fn tune_and_score(
         });
     }
     let map = build(method, train, lambda, rank)?;
-    let candidate = Candidate {
+    Ok(Candidate {
         method,
         lambda,
         rank,
         heldout_cosine: mean_cosine(&map, x_val, y_val),
         parameters: parameters(method, d_in, d_out, rank),
-    };
-    Ok((candidate, map))
+    })
 }
 
 /// Fits one concrete method with its hyper-parameters fixed.
@@ -327,55 +490,16 @@ fn argmin(grid: &[f64], errors: &[f64]) -> f64 {
     grid[k]
 }
 
-fn normalized(a: ArrayView2<'_, f32>) -> Array2<f32> {
-    let mut out = a.to_owned();
-    for mut row in out.rows_mut() {
-        let norm = row
-            .iter()
-            .map(|&v| (v as f64) * (v as f64))
-            .sum::<f64>()
-            .sqrt() as f32;
-        if norm > 0.0 {
-            row.mapv_inplace(|v| v / norm);
-        }
-    }
-    out
-}
-
 /// Training and validation rows, by seeded id hash.
 pub fn split(ids: &[String], cfg: &FitConfig) -> (Vec<usize>, Vec<usize>) {
     let cut = (cfg.val_frac * u64::MAX as f64) as u64;
     let (mut train, mut val) = (Vec::new(), Vec::new());
     for (i, id) in ids.iter().enumerate() {
-        if id_hash(cfg.seed, 1, id) < cut {
+        if crate::hash::mix(cfg.seed, 1, crate::hash::fnv1a(id.as_bytes())) < cut {
             val.push(i)
         } else {
             train.push(i)
         }
     }
     (train, val)
-}
-
-fn fold_stats(
-    x: &Array2<f32>,
-    y: &Array2<f32>,
-    ids: &[String],
-    rows: &[usize],
-    cfg: &FitConfig,
-) -> Vec<PairStats> {
-    let k = cfg.folds.max(2);
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
-    for &i in rows {
-        members[(id_hash(cfg.seed, 2, &ids[i]) % k as u64) as usize].push(i);
-    }
-    members.iter().map(|m| stats_of(x, y, m)).collect()
-}
-
-fn stats_of(x: &Array2<f32>, y: &Array2<f32>, rows: &[usize]) -> PairStats {
-    let mut s = PairStats::new(x.ncols(), y.ncols());
-    s.add(
-        x.select(Axis(0), rows).view(),
-        y.select(Axis(0), rows).view(),
-    );
-    s
 }

@@ -37,8 +37,8 @@ mod stats;
 pub use direction::Direction;
 pub use error::{Result, TrainError};
 pub use fit::{
-    Candidate, FitConfig, FitOutcome, Method, TIE, build, choose, fit, mean_cosine, parameters,
-    split,
+    Candidate, FitConfig, FitOutcome, Method, PairAccumulator, TIE, build, choose, fit,
+    mean_cosine, parameters, split,
 };
 pub use gemm::{accumulate_gram, project};
 pub use linalg::{sym_eigen, thin_svd};
