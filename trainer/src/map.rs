@@ -26,7 +26,7 @@ impl LinearMap {
         let w = &self.weight;
         let b = &self.bias;
         let cross = (w * &s.xty).sum() + s.sum_y.dot(b);
-        let quad = (w * &s.xtx.dot(w)).sum();
+        let quad = (w * &crate::linalg::mm(&s.xtx, false, w, false)).sum();
         let lin = s.sum_x.dot(w).dot(b);
         s.yy - 2.0 * cross + quad + 2.0 * lin + s.n as f64 * b.dot(b)
     }

@@ -4,7 +4,9 @@
 use ndarray::{Array1, Array2, Axis};
 
 use crate::error::Result;
-use crate::linalg::{sym_eigen, thin_svd};
+use rayon::prelude::*;
+
+use crate::linalg::{cholesky, mm, solve_spd, sym_eigen, thin_svd};
 use crate::map::LinearMap;
 use crate::stats::PairStats;
 
@@ -17,6 +19,13 @@ pub const LAMBDA_GRID: [f64; 15] = [
 /// Ridge on centred data (the intercept is not penalised): W = (Sxx + λI)⁻¹Sxy.
 pub fn ridge(stats: &PairStats, lambda: f64) -> Result<LinearMap> {
     let c = stats.centred();
+    let mut a = c.sxx.clone();
+    a.diag_mut().mapv_inplace(|v| v + lambda);
+    // Cholesky is several times cheaper than the eigendecomposition; the latter remains for
+    // a system that is not positive definite (λ = 0 with collinear inputs).
+    if let Some(w) = solve_spd(&a, &c.sxy) {
+        return Ok(LinearMap::through_means(w, &c));
+    }
     let (s, v) = sym_eigen(&c.sxx)?;
     let p = v.t().dot(&c.sxy);
     let d = s.mapv(|e| 1.0 / (e.max(0.0) + lambda));
@@ -38,20 +47,38 @@ pub fn lambda_grid(stats: &PairStats) -> Vec<f64> {
 /// of fold k, `total` of all folds. Exact: each fold costs one eigendecomposition of its
 /// training XᵀX, then O(d²) a λ. Returns the summed validation squared error per λ.
 pub fn ridge_cv(total: &PairStats, folds: &[PairStats], grid: &[f64]) -> Result<Vec<f64>> {
+    let per_fold: Vec<Result<Vec<f64>>> = folds
+        .par_iter()
+        .filter(|f| f.n > 0 && f.n < total.n)
+        .map(|fold| ridge_fold_errors(total, fold, grid))
+        .collect();
     let mut errors = vec![0.0; grid.len()];
-    for fold in folds.iter().filter(|f| f.n > 0 && f.n < total.n) {
-        let train = total.without(fold);
-        let c = train.centred();
-        let (s, v) = sym_eigen(&c.sxx)?;
-        let p = v.t().dot(&c.sxy); // d_in × d_out
-        let h = v.t().dot(&fold.xty); // Vᵀ XᵀY of the held-out fold
-        let h_row: Array1<f64> = (&p * &h).sum_axis(Axis(1));
-        let b = v.t().dot(&fold.xtx).dot(&v);
-        let g = p.dot(&p.t());
-        let m = &b * &g;
-        let a_mean = v.t().dot(&c.mean_x);
-        let a_fold = v.t().dot(&fold.sum_x);
-        for (k, &lambda) in grid.iter().enumerate() {
+    for fold in per_fold {
+        for (e, f) in errors.iter_mut().zip(fold?) {
+            *e += f;
+        }
+    }
+    Ok(errors)
+}
+
+/// One fold's validation error for every λ, from one eigendecomposition of its training
+/// Sxx = V·diag(s)·Vᵀ: with P = VᵀSxy and d = 1/(s+λ), W(λ) = V·diag(d)·P, so each term of
+/// the error is a weighted sum over the eigenbasis, O(d²) a λ.
+fn ridge_fold_errors(total: &PairStats, fold: &PairStats, grid: &[f64]) -> Result<Vec<f64>> {
+    let train = total.without(fold);
+    let c = train.centred();
+    let (s, v) = sym_eigen(&c.sxx)?;
+    let p = mm(&v, true, &c.sxy, false); // d_in × d_out
+    let h = mm(&v, true, &fold.xty, false); // Vᵀ XᵀY of the held-out fold
+    let h_row: Array1<f64> = (&p * &h).sum_axis(Axis(1));
+    let b = mm(&mm(&v, true, &fold.xtx, false), false, &v, false);
+    let g = mm(&p, false, &p, true);
+    let m = &b * &g;
+    let a_mean = v.t().dot(&c.mean_x);
+    let a_fold = v.t().dot(&fold.sum_x);
+    Ok(grid
+        .iter()
+        .map(|&lambda| {
             let d = s.mapv(|e| 1.0 / (e.max(0.0) + lambda));
             // μxW and (Σx_fold)W through the eigenbasis: (Vᵀμx ∘ d)ᵀ P.
             let mean_w = (&a_mean * &d).dot(&p);
@@ -60,10 +87,9 @@ pub fn ridge_cv(total: &PairStats, folds: &[PairStats], grid: &[f64]) -> Result<
             let cross = d.dot(&h_row) + fold.sum_y.dot(&bias);
             let quad = d.dot(&m.dot(&d));
             let lin = fold_w.dot(&bias);
-            errors[k] += fold.yy - 2.0 * cross + quad + 2.0 * lin + fold.n as f64 * bias.dot(&bias);
-        }
-    }
-    Ok(errors)
+            fold.yy - 2.0 * cross + quad + 2.0 * lin + fold.n as f64 * bias.dot(&bias)
+        })
+        .collect())
 }
 
 /// Orthogonal map with a global scale, on centred data: W = s·UVᵀ from the SVD of Sxy
@@ -92,12 +118,24 @@ pub fn lowrank(stats: &PairStats, lambda: f64, rank: usize) -> Result<LinearMap>
     Ok(LinearMap::through_means(w, &c))
 }
 
+/// The top `rank` right singular directions of the centred fitted values Xc·W, as the last
+/// `rank` columns (weakest first, strongest last). (XcW)ᵀ(XcW) = WᵀSxxW = (LᵀW)ᵀ(LᵀW) with
+/// Sxx = LLᵀ, so a thin SVD of the d_in × d_out matrix LᵀW gives them without forming the
+/// d_out × d_out product.
 fn top_output_directions(w: &Array2<f64>, sxx: &Array2<f64>, rank: usize) -> Result<Array2<f64>> {
-    let fitted = w.t().dot(&sxx.dot(w));
-    let (_, vectors) = sym_eigen(&fitted)?;
+    let d_out = w.ncols();
+    let vectors = match cholesky(sxx) {
+        Some(l) => {
+            let (_, _, v) = thin_svd(&l.t().dot(w))?;
+            // Singular values descend: reverse to the ascending order callers slice from.
+            let k = v.ncols();
+            let rev: Vec<usize> = (0..k).rev().collect();
+            v.select(Axis(1), &rev)
+        }
+        None => sym_eigen(&w.t().dot(&sxx.dot(w)))?.1,
+    };
     let d = vectors.ncols();
-    let r = rank.clamp(1, d);
-    // Eigenvalues ascend: the top r are the last columns.
+    let r = rank.clamp(1, d.min(d_out));
     Ok(vectors.slice(ndarray::s![.., d - r..]).to_owned())
 }
 
@@ -121,18 +159,33 @@ pub fn lowrank_cv(
     lambda: f64,
     ranks: &[usize],
 ) -> Result<Vec<f64>> {
-    let mut errors = vec![0.0; ranks.len()];
     let max_rank = ranks.iter().copied().max().unwrap_or(1);
-    for fold in folds.iter().filter(|f| f.n > 0 && f.n < total.n) {
-        let train = total.without(fold);
-        let c = train.centred();
-        let full = ridge(&train, lambda)?;
-        let q_all = top_output_directions(&full.weight, &c.sxx, max_rank)?;
-        for (k, &r) in ranks.iter().enumerate() {
-            // The top r of the top max_rank directions: the last r columns.
-            let q = q_all.slice(ndarray::s![.., max_rank - r.min(max_rank)..]);
-            let w = full.weight.dot(&q).dot(&q.t());
-            errors[k] += LinearMap::through_means(w, &c).squared_error(fold);
+    let per_fold: Vec<Result<Vec<f64>>> = folds
+        .par_iter()
+        .filter(|f| f.n > 0 && f.n < total.n)
+        .map(|fold| {
+            let train = total.without(fold);
+            let c = train.centred();
+            let full = ridge(&train, lambda)?;
+            let q_all = top_output_directions(&full.weight, &c.sxx, max_rank)?;
+            let cols = q_all.ncols();
+            Ok(ranks
+                .iter()
+                .map(|&r| {
+                    // The top r of the top directions: the last r columns.
+                    let q = q_all
+                        .slice(ndarray::s![.., cols - r.min(cols)..])
+                        .to_owned();
+                    let w = mm(&mm(&full.weight, false, &q, false), false, &q, true);
+                    LinearMap::through_means(w, &c).squared_error(fold)
+                })
+                .collect())
+        })
+        .collect();
+    let mut errors = vec![0.0; ranks.len()];
+    for fold in per_fold {
+        for (e, f) in errors.iter_mut().zip(fold?) {
+            *e += f;
         }
     }
     Ok(errors)
