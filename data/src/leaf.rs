@@ -14,7 +14,8 @@
 use std::fs::File;
 
 use parquet::basic::Type as PhysicalType;
-use parquet::column::reader::ColumnReader;
+use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
+use parquet::data_type::FloatType;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use crate::error::{DataError, Result};
@@ -22,6 +23,98 @@ use crate::schema::FileLayout;
 
 /// Records decoded per call: bounds the reused buffers to a few MiB.
 const RECORDS_PER_READ: usize = 2048;
+
+/// The float leaf of one row group's vector column, read record by record.
+pub(crate) struct LeafStream {
+    reader: ColumnReaderImpl<FloatType>,
+    max_def: i16,
+    defs: Vec<i16>,
+    reps: Vec<i16>,
+}
+
+impl LeafStream {
+    /// `None` when the column is not one FLOAT leaf under a single list level.
+    pub(crate) fn open(
+        layout: &FileLayout,
+        column: &str,
+        row_group: usize,
+    ) -> Result<Option<Self>> {
+        let file = File::open(&layout.path).map_err(|e| DataError::io(&layout.path, e))?;
+        let reader =
+            SerializedFileReader::new(file).map_err(|e| DataError::parquet(&layout.path, e))?;
+        let schema = reader.metadata().file_metadata().schema_descr_ptr();
+        let leaves: Vec<usize> = (0..schema.num_columns())
+            .filter(|&i| {
+                schema
+                    .column(i)
+                    .path()
+                    .parts()
+                    .first()
+                    .is_some_and(|p| p == column)
+            })
+            .collect();
+        let [leaf] = leaves.as_slice() else {
+            return Ok(None);
+        };
+        let descr = schema.column(*leaf);
+        if descr.physical_type() != PhysicalType::FLOAT || descr.max_rep_level() != 1 {
+            return Ok(None);
+        }
+        let rg = reader
+            .get_row_group(row_group)
+            .map_err(|e| DataError::parquet(&layout.path, e))?;
+        match rg
+            .get_column_reader(*leaf)
+            .map_err(|e| DataError::parquet(&layout.path, e))?
+        {
+            ColumnReader::FloatColumnReader(reader) => Ok(Some(LeafStream {
+                reader,
+                max_def: descr.max_def_level(),
+                defs: Vec::new(),
+                reps: Vec::new(),
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Appends the next `rows` records to `out`, each exactly `dim` non-null values.
+    /// `Ok(false)` (and `out` as it was) when they are not: the caller re-reads those rows
+    /// through Arrow, whose checks name the offending row.
+    pub(crate) fn read(
+        &mut self,
+        path: &std::path::Path,
+        rows: usize,
+        dim: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<bool> {
+        let start = out.len();
+        let mut got = 0;
+        while got < rows {
+            self.defs.clear();
+            self.reps.clear();
+            let before = out.len();
+            let (records, n_values, n_levels) = self
+                .reader
+                .read_records(rows - got, Some(&mut self.defs), Some(&mut self.reps), out)
+                .map_err(|e| DataError::parquet(path, e))?;
+            let complete = records > 0
+                && n_values == n_levels
+                && n_values == records * dim
+                && out.len() - before == n_values
+                && all_equal(&self.defs, self.max_def)
+                && self
+                    .reps
+                    .chunks_exact(dim.max(1))
+                    .all(|row| row[0] == 0 && all_equal(&row[1..], 1));
+            if !complete {
+                out.truncate(start);
+                return Ok(false);
+            }
+            got += records;
+        }
+        Ok(true)
+    }
+}
 
 /// Fills `out` (the row group's rows × `dim` values) from the vector column's leaf.
 /// Returns `Ok(false)` when the column is not of the simple form this path handles.
@@ -32,71 +125,22 @@ pub(crate) fn read_float_leaf(
     dim: usize,
     out: &mut [f32],
 ) -> Result<bool> {
-    let file = File::open(&layout.path).map_err(|e| DataError::io(&layout.path, e))?;
-    let reader =
-        SerializedFileReader::new(file).map_err(|e| DataError::parquet(&layout.path, e))?;
-    let schema = reader.metadata().file_metadata().schema_descr_ptr();
-    let leaves: Vec<usize> = (0..schema.num_columns())
-        .filter(|&i| {
-            schema
-                .column(i)
-                .path()
-                .parts()
-                .first()
-                .is_some_and(|p| p == column)
-        })
-        .collect();
-    let [leaf] = leaves.as_slice() else {
-        return Ok(false);
-    };
-    let descr = schema.column(*leaf);
-    if descr.physical_type() != PhysicalType::FLOAT || descr.max_rep_level() != 1 {
-        return Ok(false);
-    }
-    let max_def = descr.max_def_level();
-    let rg = reader
-        .get_row_group(row_group)
-        .map_err(|e| DataError::parquet(&layout.path, e))?;
-    let ColumnReader::FloatColumnReader(mut values_reader) = rg
-        .get_column_reader(*leaf)
-        .map_err(|e| DataError::parquet(&layout.path, e))?
-    else {
+    let Some(mut stream) = LeafStream::open(layout, column, row_group)? else {
         return Ok(false);
     };
     let rows = out.len() / dim.max(1);
-    let (mut defs, mut reps, mut values) = (Vec::new(), Vec::new(), Vec::new());
-    let mut filled = 0usize;
-    let mut rows_read = 0usize;
-    while rows_read < rows {
-        defs.clear();
-        reps.clear();
+    let mut values = Vec::with_capacity(RECORDS_PER_READ.min(rows) * dim);
+    let mut filled = 0;
+    while filled < out.len() {
+        let n = RECORDS_PER_READ.min((out.len() - filled) / dim.max(1));
         values.clear();
-        let (records, n_values, n_levels) = values_reader
-            .read_records(
-                RECORDS_PER_READ.min(rows - rows_read),
-                Some(&mut defs),
-                Some(&mut reps),
-                &mut values,
-            )
-            .map_err(|e| DataError::parquet(&layout.path, e))?;
-        if records == 0 {
-            break;
-        }
-        let complete = n_values == n_levels
-            && n_values == records * dim
-            && values.len() == n_values
-            && all_equal(&defs, max_def)
-            && reps
-                .chunks_exact(dim)
-                .all(|row| row[0] == 0 && all_equal(&row[1..], 1));
-        if !complete || filled + n_values > out.len() {
+        if n == 0 || !stream.read(&layout.path, n, dim, &mut values)? {
             return Ok(false);
         }
-        out[filled..filled + n_values].copy_from_slice(&values);
-        filled += n_values;
-        rows_read += records;
+        out[filled..filled + values.len()].copy_from_slice(&values);
+        filled += values.len();
     }
-    Ok(filled == out.len())
+    Ok(true)
 }
 
 /// Branch-free, so it vectorises: these run over every value of the table.

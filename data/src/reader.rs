@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::convert::{VectorCheck, ids_to_strings, validate_rows, vectors_to_f32};
 use crate::dupes::{ExactCheck, HashLog, id_hash};
 use crate::error::{DataError, Result};
+use crate::leaf::LeafStream;
 use crate::schema::FileLayout;
 use crate::source::{Columns, TableSource};
 use crate::table::{EmbeddingBatch, EmbeddingTable};
@@ -65,7 +66,11 @@ pub struct BatchReader {
     options: ReadOptions,
     label: PathBuf,
     file: usize,
-    current: Option<ParquetRecordBatchReader>,
+    file_started: bool,
+    /// The list width, when this file's vectors go through the direct float-leaf path.
+    leaf_dim: Option<usize>,
+    next_row_group: usize,
+    current: Option<Cursor>,
     row_in_file: u64,
     rows_seen: u64,
     dim: Option<(usize, String)>,
@@ -83,6 +88,9 @@ impl BatchReader {
             options,
             label: source.label().to_path_buf(),
             file: 0,
+            file_started: false,
+            leaf_dim: None,
+            next_row_group: 0,
             current: None,
             row_in_file: 0,
             rows_seen: 0,
@@ -123,9 +131,112 @@ impl BatchReader {
                 expected: *d,
             });
         }
-        self.current = Some(layout.reader(self.options.batch_rows, None, false)?);
         self.row_in_file = 0;
+        self.next_row_group = 0;
+        self.file_started = true;
+        // Fixed-width float lists go through the direct leaf path, one row group at a time;
+        // anything else through Arrow, the whole file at once.
+        self.leaf_dim = layout.fixed_dim.filter(|_| layout.float32_elements());
+        if self.leaf_dim.is_none() {
+            self.current = Some(Cursor::Arrow(layout.reader(
+                self.options.batch_rows,
+                None,
+                false,
+            )?));
+        }
         Ok(())
+    }
+
+    /// Sets up the next cursor; `false` when every file is done.
+    fn advance(&mut self) -> Result<bool> {
+        loop {
+            if !self.file_started {
+                if self.file >= self.layouts.len() {
+                    return Ok(false);
+                }
+                self.start_file()?;
+                if self.current.is_some() {
+                    return Ok(true);
+                }
+            }
+            let layout = &self.layouts[self.file];
+            if self.leaf_dim.is_some() && self.next_row_group < layout.row_group_rows.len() {
+                let rg = self.next_row_group;
+                self.next_row_group += 1;
+                let batch = self.options.batch_rows;
+                self.current = Some(
+                    match LeafStream::open(layout, &self.options.columns.vector, rg)? {
+                        Some(values) => Cursor::Leaf {
+                            values,
+                            ids: layout.reader(batch, Some(vec![rg]), true)?,
+                            row_group: rg,
+                            rows_read: 0,
+                        },
+                        None => Cursor::Arrow(layout.reader(batch, Some(vec![rg]), false)?),
+                    },
+                );
+                return Ok(true);
+            }
+            self.file += 1;
+            self.file_started = false;
+        }
+    }
+
+    /// A batch read by the leaf path: ids from Arrow, vectors decoded straight into `values`.
+    fn convert_leaf(
+        &mut self,
+        ids_batch: RecordBatch,
+        values: Vec<f32>,
+        dim: usize,
+    ) -> Result<EmbeddingBatch> {
+        let layout = &self.layouts[self.file];
+        let mut ids = Vec::with_capacity(ids_batch.num_rows());
+        ids_to_strings(
+            &layout.path,
+            &self.options.columns.id,
+            ids_batch.column(0),
+            self.row_in_file,
+            &mut ids,
+        )?;
+        if self.dim.is_none() {
+            self.dim = Some((dim, format!("the list width of {}", layout.path.display())));
+            self.dim_file = self.file;
+        }
+        let check = VectorCheck {
+            path: &layout.path,
+            column: &self.options.columns.vector,
+            first_row: self.row_in_file,
+            ids: &ids,
+            dim: &mut self.dim,
+        };
+        validate_rows(&values, dim, &check)?;
+        self.finish_batch(ids, values, dim)
+    }
+
+    fn finish_batch(
+        &mut self,
+        ids: Vec<String>,
+        values: Vec<f32>,
+        dim: usize,
+    ) -> Result<EmbeddingBatch> {
+        if let Some(log) = &mut self.hashes {
+            ids.iter().for_each(|id| log.push(id));
+        }
+        let rows = ids.len();
+        let vectors =
+            Array2::from_shape_vec((rows, dim), values).map_err(|e| DataError::Invalid {
+                what: "batch shape",
+                message: e.to_string(),
+            })?;
+        let out = EmbeddingBatch {
+            ids,
+            vectors,
+            file: self.layouts[self.file].path.clone(),
+            first_row: self.row_in_file,
+        };
+        self.row_in_file += rows as u64;
+        self.rows_seen += rows as u64;
+        Ok(out)
     }
 
     fn convert(&mut self, batch: RecordBatch) -> Result<EmbeddingBatch> {
@@ -155,24 +266,7 @@ impl BatchReader {
         if !had_dim && self.dim.is_some() {
             self.dim_file = self.file;
         }
-        if let Some(log) = &mut self.hashes {
-            ids.iter().for_each(|id| log.push(id));
-        }
-        let rows = ids.len();
-        let vectors =
-            Array2::from_shape_vec((rows, dim), values).map_err(|e| DataError::Invalid {
-                what: "batch shape",
-                message: e.to_string(),
-            })?;
-        let out = EmbeddingBatch {
-            ids,
-            vectors,
-            file: layout.path.clone(),
-            first_row: self.row_in_file,
-        };
-        self.row_in_file += rows as u64;
-        self.rows_seen += rows as u64;
-        Ok(out)
+        self.finish_batch(ids, values, dim)
     }
 
     /// Called once after the last batch: the checks that need every row.
@@ -194,31 +288,70 @@ impl BatchReader {
     fn step(&mut self) -> Option<Result<EmbeddingBatch>> {
         loop {
             if self.current.is_none() {
-                if self.file >= self.layouts.len() {
-                    return self.finish().err().map(Err);
-                }
-                if let Err(e) = self.start_file() {
-                    return Some(Err(e));
+                match self.advance() {
+                    Ok(true) => {}
+                    Ok(false) => return self.finish().err().map(Err),
+                    Err(e) => return Some(Err(e)),
                 }
             }
-            let reader = self.current.as_mut()?;
-            match reader.next() {
-                Some(Ok(batch)) if batch.num_rows() == 0 => continue,
-                Some(Ok(batch)) => return Some(self.convert(batch)),
-                Some(Err(e)) => {
-                    let path = self.layouts[self.file].path.clone();
-                    return Some(Err(DataError::Parquet {
-                        path,
-                        source: parquet::errors::ParquetError::General(e.to_string()),
-                    }));
-                }
-                None => {
-                    self.current = None;
-                    self.file += 1;
-                }
+            let path = &self.layouts[self.file].path;
+            let parquet_error = |e: arrow_schema::ArrowError| DataError::Parquet {
+                path: path.clone(),
+                source: parquet::errors::ParquetError::General(e.to_string()),
+            };
+            match self.current.as_mut()? {
+                Cursor::Arrow(reader) => match reader.next() {
+                    Some(Ok(batch)) if batch.num_rows() == 0 => continue,
+                    Some(Ok(batch)) => return Some(self.convert(batch)),
+                    Some(Err(e)) => return Some(Err(parquet_error(e))),
+                    None => self.current = None,
+                },
+                Cursor::Leaf {
+                    values,
+                    ids,
+                    row_group,
+                    rows_read,
+                } => match ids.next() {
+                    None => self.current = None,
+                    Some(Err(e)) => return Some(Err(parquet_error(e))),
+                    Some(Ok(batch)) => {
+                        let (n, dim) = (batch.num_rows(), self.leaf_dim.unwrap_or(0));
+                        let mut buffer = Vec::with_capacity(n * dim);
+                        match values.read(path, n, dim, &mut buffer) {
+                            Err(e) => return Some(Err(e)),
+                            Ok(true) => {
+                                *rows_read += n;
+                                return Some(self.convert_leaf(batch, buffer, dim));
+                            }
+                            Ok(false) => {
+                                // Re-read this row group from here through Arrow, which names
+                                // the row that the leaf path could not take.
+                                let (rg, skip) = (*row_group, *rows_read);
+                                let layout = &self.layouts[self.file];
+                                match layout.reader_from_row(self.options.batch_rows, rg, skip) {
+                                    Ok(r) => self.current = Some(Cursor::Arrow(r)),
+                                    Err(e) => return Some(Err(e)),
+                                }
+                            }
+                        }
+                    }
+                },
             }
         }
     }
+}
+
+/// Where the stream is reading now.
+enum Cursor {
+    /// Arrow over the whole file, or over the rest of one row group.
+    Arrow(ParquetRecordBatchReader),
+    /// The direct float-leaf path over one row group, with its ids read through Arrow.
+    Leaf {
+        values: LeafStream,
+        ids: ParquetRecordBatchReader,
+        row_group: usize,
+        rows_read: usize,
+    },
 }
 
 impl Iterator for BatchReader {

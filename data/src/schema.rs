@@ -143,6 +143,38 @@ impl FileLayout {
         Ok(())
     }
 
+    /// A reader over both columns of one row group, from its row `skip` on.
+    pub(crate) fn reader_from_row(
+        &self,
+        batch_rows: usize,
+        row_group: usize,
+        skip: usize,
+    ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+        use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+        let rows = self.row_group_rows.get(row_group).copied().unwrap_or(0) as usize;
+        let builder = open_builder(&self.path)?;
+        let mask = ProjectionMask::roots(
+            builder.parquet_schema(),
+            vec![self.id_index, self.vector_index],
+        );
+        let selection = RowSelection::from(vec![
+            RowSelector::skip(skip),
+            RowSelector::select(rows.saturating_sub(skip)),
+        ]);
+        builder
+            .with_projection(mask)
+            .with_batch_size(batch_rows.max(1))
+            .with_row_groups(vec![row_group])
+            .with_row_selection(selection)
+            .build()
+            .map_err(|e| DataError::parquet(&self.path, e))
+    }
+
+    /// Whether the vectors are float32 (the element type the direct leaf path reads).
+    pub(crate) fn float32_elements(&self) -> bool {
+        matches!(&self.vector_type, DataType::FixedSizeList(f, _) if f.data_type() == &DataType::Float32)
+    }
+
     /// Position of the id and vector columns in a projected batch.
     pub(crate) fn projected_positions(&self) -> (usize, usize) {
         // Projection keeps the file's column order.

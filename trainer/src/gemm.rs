@@ -25,8 +25,41 @@ pub fn accumulate_gram(
     let (d_in, d_out) = (x.ncols(), y.ncols());
     let x = x.as_standard_layout();
     let y = y.as_standard_layout();
-    let mut g = Array2::<f32>::zeros((d_in, d_in));
-    let mut c = Array2::<f32>::zeros((d_in, d_out));
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            // Both products overwrite what they use, so reused buffers need no zeroing; a
+            // fresh 5 MiB pair per call cost a memset and page faults on every flush.
+            let (g, c) = &mut *scratch;
+            if g.dim() != (d_in, d_in) {
+                *g = Array2::zeros((d_in, d_in));
+            }
+            if c.dim() != (d_in, d_out) {
+                *c = Array2::zeros((d_in, d_out));
+            }
+            accumulate_blocks(&x.view(), &y.view(), xtx, xty, g, c);
+        }
+        // Re-entered on this thread (rayon can run another caller's task while the GEMM
+        // waits): that call gets buffers of its own.
+        Err(_) => {
+            let (mut g, mut c) = (Array2::zeros((d_in, d_in)), Array2::zeros((d_in, d_out)));
+            accumulate_blocks(&x.view(), &y.view(), xtx, xty, &mut g, &mut c);
+        }
+    });
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<(Array2<f32>, Array2<f32>)> =
+        std::cell::RefCell::new((Array2::zeros((0, 0)), Array2::zeros((0, 0))));
+}
+
+fn accumulate_blocks(
+    x: &ArrayView2<'_, f32>,
+    y: &ArrayView2<'_, f32>,
+    xtx: &mut Array2<f64>,
+    xty: &mut Array2<f64>,
+    g: &mut Array2<f32>,
+    c: &mut Array2<f32>,
+) {
     let mut start = 0;
     while start < x.nrows() {
         let end = (start + BLOCK_ROWS).min(x.nrows());
@@ -44,9 +77,9 @@ pub fn accumulate_gram(
             1.0f32,
             Par::rayon(0),
         );
-        transposed_product(&xb, &yb, &mut c);
-        add_lower_symmetric(xtx, &g);
-        add_f32(xty, &c);
+        transposed_product(&xb, &yb, c);
+        add_lower_symmetric(xtx, g);
+        add_f32(xty, c);
         start = end;
     }
 }
