@@ -347,7 +347,7 @@ enum Cursor {
     Arrow(ParquetRecordBatchReader),
     /// The direct float-leaf path over one row group, with its ids read through Arrow.
     Leaf {
-        values: LeafStream,
+        values: Box<LeafStream>,
         ids: ParquetRecordBatchReader,
         row_group: usize,
         rows_read: usize,
