@@ -167,7 +167,7 @@ impl BatchReader {
                 self.current = Some(
                     match LeafStream::open(layout, &self.options.columns.vector, rg)? {
                         Some(values) => Cursor::Leaf {
-                            values,
+                            values: Box::new(values),
                             ids: layout.reader(batch, Some(vec![rg]), true)?,
                             row_group: rg,
                             rows_read: 0,
