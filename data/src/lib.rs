@@ -54,4 +54,4 @@ pub use schema::FileLayout;
 pub use source::{Columns, TableSource};
 pub use summary::{FileSummary, NormStats, TableSummary, summarize, type_name};
 pub use table::{EmbeddingBatch, EmbeddingTable};
-pub use writer::{EmbeddingWriter, embedding_schema};
+pub use writer::{BackgroundWriter, EmbeddingWriter, embedding_schema};

@@ -154,3 +154,92 @@ impl EmbeddingWriter {
         }
     }
 }
+
+enum Message {
+    Rows(Vec<String>, ndarray::Array2<f32>),
+    Finish,
+}
+
+/// An [`EmbeddingWriter`] on its own thread, so encoding, compression and the write to
+/// disk overlap the caller's work instead of following it.
+///
+/// Dropped without [`finish`](BackgroundWriter::finish) (an error upstream), the writer is
+/// dropped unfinished too, and its temporary file removed: nothing appears under the name.
+pub struct BackgroundWriter {
+    tx: Option<std::sync::mpsc::SyncSender<Message>>,
+    handle: Option<std::thread::JoinHandle<Result<u64>>>,
+}
+
+impl BackgroundWriter {
+    /// Takes over `writer`, with up to `depth` batches queued.
+    pub fn new(mut writer: EmbeddingWriter, depth: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Message>(depth.max(1));
+        let handle = std::thread::spawn(move || {
+            for message in rx {
+                match message {
+                    Message::Rows(ids, vectors) => writer.write(&ids, vectors.view())?,
+                    Message::Finish => return writer.finish(),
+                }
+            }
+            // The sender went away without Finish: drop the writer, and its temporary file.
+            Err(DataError::Invalid {
+                what: "output",
+                message: "abandoned before it was complete".into(),
+            })
+        });
+        BackgroundWriter {
+            tx: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Queues rows; blocks while the queue is full. An error from the writer thread (a
+    /// full disk, say) surfaces here or at `finish`.
+    pub fn write(&mut self, ids: Vec<String>, vectors: ndarray::Array2<f32>) -> Result<()> {
+        let sent = self
+            .tx
+            .as_ref()
+            .map(|tx| tx.send(Message::Rows(ids, vectors)).is_ok());
+        if sent == Some(true) {
+            return Ok(());
+        }
+        // The thread has stopped: its result says why.
+        Err(self.join().err().unwrap_or(DataError::Invalid {
+            what: "output",
+            message: "the writer thread stopped".into(),
+        }))
+    }
+
+    /// Writes the footer and renames the file into place; returns the rows written.
+    pub fn finish(mut self) -> Result<u64> {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Message::Finish);
+        }
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<u64> {
+        self.tx.take();
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(DataError::Invalid {
+                what: "output",
+                message: "the writer thread panicked".into(),
+            }),
+            None => Err(DataError::Invalid {
+                what: "output",
+                message: "already finished".into(),
+            }),
+        }
+    }
+}
+
+impl Drop for BackgroundWriter {
+    fn drop(&mut self) {
+        // Closing the channel without Finish makes the thread drop its writer unfinished.
+        self.tx.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

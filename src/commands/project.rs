@@ -4,7 +4,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use shimkit_data::{BatchReader, EmbeddingWriter, ReadOptions, TableSource};
+use shimkit_data::{
+    BackgroundWriter, BatchReader, EmbeddingWriter, Prefetch, ReadOptions, TableSource,
+};
 use shimkit_trainer::{TrainError, artifact};
 
 use crate::cli::ProjectArgs;
@@ -38,9 +40,12 @@ pub fn run(args: &ProjectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         .into());
     }
     let bar = rows_bar(reader.total_rows(), quiet, "projecting");
-    // Dropped unfinished on any error, the writer leaves nothing behind.
-    let mut writer = EmbeddingWriter::create(&args.output, shim.target_dim())?;
-    for batch in reader {
+    // Reading, projecting and writing overlap: the reader decodes ahead on its own thread,
+    // the writer encodes and writes behind on another. Dropped unfinished on any error, the
+    // writer leaves nothing behind.
+    let mut writer =
+        BackgroundWriter::new(EmbeddingWriter::create(&args.output, shim.target_dim())?, 2);
+    for batch in Prefetch::new(reader, 2) {
         let batch = batch?;
         if batch.vectors.ncols() != shim.source_dim() {
             return Err(TrainError::InputDim {
@@ -53,8 +58,8 @@ pub fn run(args: &ProjectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             .into());
         }
         let out = shim.apply(batch.vectors.view(), !args.no_normalize)?;
-        writer.write(&batch.ids, out.view())?;
         bar.inc(batch.ids.len() as u64);
+        writer.write(batch.ids, out)?;
     }
     let rows = writer
         .finish()

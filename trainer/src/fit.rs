@@ -345,9 +345,7 @@ impl PairAccumulator {
     }
 }
 
-/// Writes `row / ‖row‖` into `out`. The squares are summed in eight f32 lanes (so the
-/// loop vectorises; each lane holds d/8 terms) and combined in f64: ~1e-7 relative, the
-/// precision of the f32 values themselves.
+/// Writes `row / ‖row‖` into `out`.
 fn unit(row: ArrayView1<'_, f32>, out: &mut [f32]) {
     let owned;
     let r = match row.as_slice() {
@@ -357,19 +355,7 @@ fn unit(row: ArrayView1<'_, f32>, out: &mut [f32]) {
             &owned
         }
     };
-    let mut lanes = [0f32; 8];
-    let chunks = r.chunks_exact(8);
-    let tail: f64 = chunks
-        .remainder()
-        .iter()
-        .map(|&v| (v as f64) * (v as f64))
-        .sum();
-    for c in chunks {
-        for k in 0..8 {
-            lanes[k] += c[k] * c[k];
-        }
-    }
-    let norm = (lanes.iter().map(|&l| l as f64).sum::<f64>() + tail).sqrt();
+    let norm = crate::shim::lane_norm(r);
     let inv = if norm > 0.0 { (1.0 / norm) as f32 } else { 0.0 };
     for (o, &v) in out.iter_mut().zip(r) {
         *o = v * inv;
