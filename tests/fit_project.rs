@@ -382,3 +382,68 @@ fn project_rejects_wrong_dimensions_non_shims_and_bad_rows_without_output() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn recovers_the_known_map_of_generated_data() {
+    // With no per-item error and no non-linear term, `gen`'s two models are linear images
+    // of one 16-d latent space (plus 10% output noise): ridge should recover the map nearly
+    // perfectly, and reduced-rank regression should find the hidden rank itself.
+    let d = tempfile::tempdir().unwrap();
+    let set = p(&d, "lin");
+    let generate = |noise: &str, nonlinearity: &str, out: &Path| {
+        let o = shimkit(&[
+            "-q",
+            "gen",
+            "--docs",
+            "3000",
+            "--queries",
+            "20",
+            "--old-dim",
+            "48",
+            "--new-dim",
+            "64",
+            "--latent-dim",
+            "16",
+            "--noise",
+            noise,
+            "--nonlinearity",
+            nonlinearity,
+            "--seed",
+            "9",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    generate("0", "0", &set);
+    let fit = |set: &Path, method: &str| {
+        let out = p(&d, &format!("{method}.safetensors"));
+        fit_json(&[
+            "--old",
+            set.join("corpus.old.parquet").to_str().unwrap(),
+            "--new",
+            set.join("corpus.new.parquet").to_str().unwrap(),
+            "--method",
+            method,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let ridge = fit(&set, "ridge");
+    assert!(
+        ridge["chosen"]["heldout_cosine"].as_f64().unwrap() > 0.98,
+        "{}",
+        ridge["chosen"]
+    );
+    let lowrank = fit(&set, "lowrank");
+    assert_eq!(lowrank["chosen"]["rank"], 16, "{}", lowrank["chosen"]);
+    // The same test on data with per-item error and a non-linear term must not pass.
+    let noisy = p(&d, "noisy");
+    generate("0.3", "0.5", &noisy);
+    let r = fit(&noisy, "ridge");
+    assert!(
+        r["chosen"]["heldout_cosine"].as_f64().unwrap() < 0.95,
+        "{}",
+        r["chosen"]
+    );
+}
