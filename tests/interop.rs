@@ -179,3 +179,34 @@ fn numpy_applies_a_shim_artifact_like_shimkit_project() {
         );
     }
 }
+
+#[test]
+fn fit_accepts_the_encodings_pyarrow_users_write() {
+    let Some(py) = python() else { return };
+    let d = tempfile::tempdir().unwrap();
+    run(&py, &["write", d.path().to_str().unwrap()]);
+    // float16 against list<double>; large_list<double> against snappy fixed_size_list<float>;
+    // int64 ids on both sides.
+    for (old, new, pairs) in [
+        ("halffloat", "list_double", 700),
+        ("large_list_double", "default_snappy", 700),
+        ("int64_ids", "int64_ids", 700),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_shimkit"))
+            .args(["fit", "--json", "--method", "ridge", "--old"])
+            .arg(d.path().join(format!("{old}.parquet")))
+            .arg("--new")
+            .arg(d.path().join(format!("{new}.parquet")))
+            .arg("--out")
+            .arg(d.path().join("s.safetensors"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{old}/{new}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["pairs"], pairs, "{old}/{new}");
+    }
+}
