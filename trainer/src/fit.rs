@@ -13,6 +13,7 @@ use ndarray::{Array2, ArrayView1, ArrayView2};
 use serde::Serialize;
 
 use crate::error::{Result, TrainError};
+use crate::hash::{Fingerprint, Part, Split, fnv1a};
 use crate::map::LinearMap;
 use crate::methods;
 use crate::stats::PairStats;
@@ -200,7 +201,8 @@ pub struct PairAccumulator {
     kept_x: Vec<f32>,
     kept_y: Vec<f32>,
     pairs: usize,
-    fingerprint: (u64, u64),
+    split: Split,
+    fingerprint: Fingerprint,
     scratch: (Vec<f32>, Vec<f32>),
 }
 
@@ -225,7 +227,8 @@ impl PairAccumulator {
             kept_x: Vec::new(),
             kept_y: Vec::new(),
             pairs: 0,
-            fingerprint: (0, 0),
+            split: Split::new(cfg.seed, cfg.val_frac, k),
+            fingerprint: Fingerprint::default(),
             scratch: (vec![0.0; d_in], vec![0.0; d_out]),
             cfg,
         })
@@ -260,23 +263,21 @@ impl PairAccumulator {
                 ),
             });
         }
-        let cut = (self.cfg.val_frac * u64::MAX as f64) as u64;
-        let k = self.folds.len() as u64;
         let (sx, sy) = &mut self.scratch;
         for (i, id) in ids.iter().enumerate() {
             unit(x.row(i), sx);
             unit(y.row(i), sy);
-            let h = crate::hash::fnv1a(id.as_bytes());
-            self.fingerprint = (self.fingerprint.0 + 1, self.fingerprint.1.wrapping_add(h));
-            if crate::hash::mix(self.cfg.seed, 1, h) < cut {
-                self.heldout.push(sx, sy);
-                if self.kept_x.len() < self.cfg.max_heldout * d_in {
-                    self.kept_x.extend_from_slice(sx);
-                    self.kept_y.extend_from_slice(sy);
+            let h = fnv1a(id.as_bytes());
+            self.fingerprint.add(h);
+            match self.split.part(h) {
+                Part::HeldOut => {
+                    self.heldout.push(sx, sy);
+                    if self.kept_x.len() < self.cfg.max_heldout * d_in {
+                        self.kept_x.extend_from_slice(sx);
+                        self.kept_y.extend_from_slice(sy);
+                    }
                 }
-            } else {
-                let fold = (crate::hash::mix(self.cfg.seed, 2, h) % k) as usize;
-                self.folds[fold].push(sx, sy);
+                Part::Fold(fold) => self.folds[fold].push(sx, sy),
             }
         }
         self.pairs += ids.len();
@@ -340,7 +341,7 @@ impl PairAccumulator {
             train_pairs: train.n as usize,
             heldout_pairs: heldout.n as usize,
             scored_pairs: kept,
-            ids_fingerprint: format!("{}:{:016x}", self.fingerprint.0, self.fingerprint.1),
+            ids_fingerprint: self.fingerprint.to_string(),
         })
     }
 }
@@ -494,16 +495,8 @@ fn argmin(grid: &[f64], errors: &[f64]) -> f64 {
     grid[k]
 }
 
-/// Training and validation rows, by seeded id hash.
+/// Training and validation rows, by seeded id hash: the split [`fit`] uses.
 pub fn split(ids: &[String], cfg: &FitConfig) -> (Vec<usize>, Vec<usize>) {
-    let cut = (cfg.val_frac * u64::MAX as f64) as u64;
-    let (mut train, mut val) = (Vec::new(), Vec::new());
-    for (i, id) in ids.iter().enumerate() {
-        if crate::hash::mix(cfg.seed, 1, crate::hash::fnv1a(id.as_bytes())) < cut {
-            val.push(i)
-        } else {
-            train.push(i)
-        }
-    }
-    (train, val)
+    let split = Split::new(cfg.seed, cfg.val_frac, cfg.folds.max(2));
+    (0..ids.len()).partition(|&i| split.part(fnv1a(ids[i].as_bytes())) != Part::HeldOut)
 }

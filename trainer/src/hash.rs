@@ -18,17 +18,67 @@ pub fn mix(seed: u64, purpose: u64, h: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// A seeded hash of an id, one independent stream per purpose.
-pub fn id_hash(seed: u64, purpose: u64, id: &str) -> u64 {
-    mix(seed, purpose, fnv1a(id.as_bytes()))
+/// Where a pair goes: held out to score candidates, or into one of the tuning folds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    HeldOut,
+    Fold(usize),
 }
 
-/// An order-independent fingerprint of a set of ids: `count:sum` of their FNV-1a hashes.
+/// The seeded split of pairs by id: a share `val_frac` held out, the rest spread over
+/// `folds` tuning folds. Each decision is an independent stream of [`mix`].
+#[derive(Debug, Clone, Copy)]
+pub struct Split {
+    seed: u64,
+    cut: u64,
+    folds: u64,
+}
+
+impl Split {
+    pub fn new(seed: u64, val_frac: f64, folds: usize) -> Self {
+        Split {
+            seed,
+            cut: (val_frac * u64::MAX as f64) as u64,
+            folds: folds.max(1) as u64,
+        }
+    }
+
+    /// The part of the pair whose id hashes (FNV-1a) to `id_hash`.
+    pub fn part(&self, id_hash: u64) -> Part {
+        if mix(self.seed, 1, id_hash) < self.cut {
+            Part::HeldOut
+        } else {
+            Part::Fold((mix(self.seed, 2, id_hash) % self.folds) as usize)
+        }
+    }
+}
+
+/// An order-independent fingerprint of a set of ids, built one id hash at a time:
+/// `count:sum` of their FNV-1a hashes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fingerprint {
+    count: u64,
+    sum: u64,
+}
+
+impl Fingerprint {
+    pub fn add(&mut self, id_hash: u64) {
+        self.count += 1;
+        self.sum = self.sum.wrapping_add(id_hash);
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{:016x}", self.count, self.sum)
+    }
+}
+
+/// The fingerprint of a set of ids.
 pub fn fingerprint<'a>(ids: impl IntoIterator<Item = &'a String>) -> String {
-    let (n, sum) = ids.into_iter().fold((0u64, 0u64), |(n, s), id| {
-        (n + 1, s.wrapping_add(fnv1a(id.as_bytes())))
-    });
-    format!("{n}:{sum:016x}")
+    let mut f = Fingerprint::default();
+    ids.into_iter().for_each(|id| f.add(fnv1a(id.as_bytes())));
+    f.to_string()
 }
 
 #[cfg(test)]
