@@ -304,7 +304,7 @@ fn validate_row(
     original: Option<&ArrayRef>,
 ) -> Result<()> {
     // Summing squares finds both problems in one pass: NaN and inf propagate into the sum.
-    let sum = sum_of_squares(row);
+    let sum = crate::vector::squared_norm(row);
     if sum.is_finite() && sum > 0.0 {
         return Ok(());
     }
@@ -331,20 +331,6 @@ fn validate_row(
     }
     // Finite values whose squares overflow or underflow f32: the vector itself is fine.
     Ok(())
-}
-
-/// Eight independent partial sums, so the loop vectorises (a plain f32 `sum()` must keep
-/// its order and cannot). Only finiteness and sign are used, so rounding does not matter.
-fn sum_of_squares(row: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let chunks = row.chunks_exact(8);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for k in 0..8 {
-            lanes[k] += c[k] * c[k];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail.iter().map(|v| v * v).sum::<f32>()
 }
 
 /// Shortest readable form: `1e300`, not three hundred digits.

@@ -40,6 +40,7 @@ mod source;
 mod summary;
 pub mod synth;
 mod table;
+mod vector;
 mod writer;
 
 pub use aligned::{AlignedItem, AlignedReader};
@@ -54,4 +55,5 @@ pub use schema::FileLayout;
 pub use source::{Columns, TableSource};
 pub use summary::{FileSummary, NormStats, TableSummary, summarize, type_name};
 pub use table::{EmbeddingBatch, EmbeddingTable};
+pub use vector::{normalize_rows, squared_norm};
 pub use writer::{BackgroundWriter, EmbeddingWriter, embedding_schema};

@@ -31,6 +31,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{DataError, Result};
+use crate::vector::normalize_rows;
 use crate::writer::EmbeddingWriter;
 
 /// Rows made from one random stream; part of the output's definition, so fixed.
@@ -140,8 +141,8 @@ impl Models {
         let mut rng = ChaCha8Rng::seed_from_u64(stream_seed(spec.seed, 1, 0));
         let scale = 1.0 / (l as f32).sqrt();
         let mut draw = |rows: usize, cols: usize| gaussian(&mut rng, rows, cols, scale);
-        let mut topics = draw(spec.docs.div_ceil(TOPIC_SIZE) as usize, l);
-        normalize_rows(&mut topics);
+        let topics = draw(spec.docs.div_ceil(TOPIC_SIZE) as usize, l);
+        let topics = normalize_rows(topics);
         Models {
             topics,
             a: draw(l, spec.old_dim),
@@ -174,9 +175,7 @@ impl Models {
         let mut new = z_new.dot(&self.b);
         new.scaled_add(spec.nonlinearity, &hidden.dot(&self.d));
         new += &gaussian(rng, z.nrows(), spec.new_dim, OUTPUT_NOISE * per_dim);
-        normalize_rows(&mut old);
-        normalize_rows(&mut new);
-        (old, new)
+        (normalize_rows(old), normalize_rows(new))
     }
 }
 
@@ -357,27 +356,13 @@ fn topical_latents(
         let t = (rng.random::<u64>() % topics) as usize;
         row += &models.topics.row(t);
     }
-    normalize_rows(&mut z);
-    z
+    normalize_rows(z)
 }
 
 fn gaussian(rng: &mut ChaCha8Rng, rows: usize, cols: usize, scale: f32) -> Array2<f32> {
     Array2::from_shape_simple_fn((rows, cols), || {
         scale * rng.sample::<f32, _>(StandardNormal)
     })
-}
-
-fn normalize_rows(m: &mut Array2<f32>) {
-    for mut row in m.axis_iter_mut(Axis(0)) {
-        let norm = row
-            .iter()
-            .map(|&v| (v as f64) * (v as f64))
-            .sum::<f64>()
-            .sqrt() as f32;
-        if norm > 0.0 {
-            row.mapv_inplace(|v| v / norm);
-        }
-    }
 }
 
 fn doc_id(i: u64) -> String {

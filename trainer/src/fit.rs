@@ -356,7 +356,7 @@ fn unit(row: ArrayView1<'_, f32>, out: &mut [f32]) {
             &owned
         }
     };
-    let norm = crate::shim::lane_norm(r);
+    let norm = shimkit_data::squared_norm(r).sqrt();
     let inv = if norm > 0.0 { (1.0 / norm) as f32 } else { 0.0 };
     for (o, &v) in out.iter_mut().zip(r) {
         *o = v * inv;

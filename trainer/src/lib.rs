@@ -43,5 +43,6 @@ pub use fit::{
 pub use gemm::{accumulate_gram, project};
 pub use linalg::{sym_eigen, thin_svd};
 pub use map::LinearMap;
-pub use shim::{CandidateRecord, Shim, ShimMeta, normalize_rows};
+pub use shim::{CandidateRecord, Shim, ShimMeta};
+pub use shimkit_data::normalize_rows;
 pub use stats::{Centred, PairStats};

@@ -10,8 +10,10 @@
 //! assert!((out[[0, 0]] - 0.8).abs() < 1e-6 && (out[[0, 1]] - 0.6).abs() < 1e-6);
 //! ```
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
+
+use shimkit_data::normalize_rows;
 
 use crate::direction::Direction;
 use crate::error::{Result, TrainError};
@@ -135,41 +137,4 @@ impl Shim {
         let out = crate::gemm::project(input.view(), self.weight.view(), Some(bias));
         Ok(if normalize { normalize_rows(out) } else { out })
     }
-}
-
-/// Rows scaled to unit length; zero rows stay zero. Squares are summed in eight f32 lanes
-/// (so the loop vectorises) and combined in f64.
-pub fn normalize_rows(mut a: Array2<f32>) -> Array2<f32> {
-    for mut row in a.axis_iter_mut(Axis(0)) {
-        let norm = match row.as_slice() {
-            Some(r) => lane_norm(r),
-            None => row
-                .iter()
-                .map(|&v| (v as f64) * (v as f64))
-                .sum::<f64>()
-                .sqrt(),
-        };
-        if norm > 0.0 {
-            let inv = (1.0 / norm) as f32;
-            row.mapv_inplace(|v| v * inv);
-        }
-    }
-    a
-}
-
-/// ‖r‖, squares summed in eight f32 lanes and combined in f64 (~1e-7 relative).
-pub(crate) fn lane_norm(r: &[f32]) -> f64 {
-    let mut lanes = [0f32; 8];
-    let chunks = r.chunks_exact(8);
-    let tail: f64 = chunks
-        .remainder()
-        .iter()
-        .map(|&v| (v as f64) * (v as f64))
-        .sum();
-    for c in chunks {
-        for k in 0..8 {
-            lanes[k] += c[k] * c[k];
-        }
-    }
-    (lanes.iter().map(|&l| l as f64).sum::<f64>() + tail).sqrt()
 }

@@ -41,28 +41,15 @@ fn add_rows(sum: &mut Array1<f64>, a: ArrayView2<'_, f32>) {
     }
 }
 
-/// Σ v² in f64 over independent lanes (one serial f64 chain would bound the loop).
+/// Σ‖row‖² in f64, each row's squares through [`shimkit_data::squared_norm`].
 fn sum_of_squares(a: ArrayView2<'_, f32>) -> f64 {
-    let mut lanes = [0f64; 8];
-    let mut rest = 0f64;
-    for row in a.rows() {
-        let Some(r) = row.as_slice() else {
-            rest += row.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
-            continue;
-        };
-        let chunks = r.chunks_exact(8);
-        rest += chunks
-            .remainder()
-            .iter()
-            .map(|&v| (v as f64) * (v as f64))
-            .sum::<f64>();
-        for c in chunks {
-            for k in 0..8 {
-                lanes[k] += (c[k] as f64) * (c[k] as f64);
-            }
-        }
-    }
-    lanes.iter().sum::<f64>() + rest
+    a.rows()
+        .into_iter()
+        .map(|row| match row.as_slice() {
+            Some(r) => shimkit_data::squared_norm(r),
+            None => row.iter().map(|&v| (v as f64) * (v as f64)).sum(),
+        })
+        .sum()
 }
 
 impl PairStats {
