@@ -41,6 +41,10 @@ pub enum Command {
     Fit(FitArgs),
     /// Apply a shim to every vector of a table, streaming Parquet to Parquet.
     Project(ProjectArgs),
+    /// Score every migration path on an evaluation set's labelled queries.
+    Eval(EvalArgs),
+    /// Fit shims on the bundled Cranfield data (minilm -> mpnet) and compare every path.
+    Demo(DemoArgs),
 }
 
 /// Column names of an embedding table.
@@ -192,4 +196,94 @@ pub struct ProjectArgs {
     pub batch_rows: usize,
     #[command(flatten)]
     pub columns: ColumnArgs,
+}
+
+/// Settings shared by `eval` and `demo`.
+#[derive(Debug, Args, Clone)]
+pub struct EvalOptions {
+    /// Methods to fit, comma-separated (ridge, procrustes, lowrank, auto).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ridge,procrustes,lowrank,auto"
+    )]
+    pub methods: Vec<shimkit_trainer::Method>,
+    /// Training documents (default: min(2000, half the corpus)), a seeded random sample.
+    #[arg(long)]
+    pub train_pairs: Option<usize>,
+    /// Shares of the corpus re-embedded in the backfill, read-through and dual-index paths.
+    #[arg(long, value_delimiter = ',', default_value = "0.25,0.5")]
+    pub backfill: Vec<f64>,
+    /// Seed of the training sample, the fits' splits and the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Cutoff of nDCG, Recall, MRR and overlap (the JSON keys carry it: ndcg@10).
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Bootstrap resamples of the queries for the 95% intervals.
+    #[arg(long, default_value_t = 1000)]
+    pub resamples: usize,
+    /// Training sizes of the curve, comma-separated (those under the budget are used).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "100,250,500,1000,2000,5000,10000,20000,50000"
+    )]
+    pub curve: Vec<usize>,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Also save every fitted shim (.safetensors) and the training ids in this directory.
+    #[arg(long)]
+    pub save_shims: Option<PathBuf>,
+    /// Exit 3 unless the recommended path keeps at least this share of the full re-embed's
+    /// nDCG (lower bound of its 95% interval). Also the recommendation's target.
+    #[arg(long)]
+    pub gate: Option<f64>,
+    /// Cost model: documents in the production corpus.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub cost_docs: u64,
+    /// Cost model: tokens per document.
+    #[arg(long, default_value_t = 500.0)]
+    pub tokens_per_doc: f64,
+    /// Cost model: US dollars per million tokens of the new model's API.
+    #[arg(long, default_value_t = 0.10)]
+    pub usd_per_mtok: f64,
+    /// Cost model: re-embedding throughput, documents per second.
+    #[arg(long, default_value_t = 100.0)]
+    pub embed_docs_per_sec: f64,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  shimkit eval --dataset data/cranfield --old minilm --new mpnet --json report.json --html report.html --gate 0.9\n\n\
+    Exit codes: 0 success (and the gate passed), 1 error, 2 bad command line, 3 the gate failed."
+)]
+pub struct EvalArgs {
+    /// An evaluation set: corpus.<model>.parquet, queries.<model>.parquet, qrels.tsv.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// The model the index is built with today.
+    #[arg(long)]
+    pub old: String,
+    /// The model to migrate to.
+    #[arg(long)]
+    pub new: String,
+    #[command(flatten)]
+    pub options: EvalOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the report (report.html, report.json) goes.
+    #[arg(long, default_value = "shimkit-demo")]
+    pub out_dir: PathBuf,
+    /// The evaluation set (default: the bundled data/cranfield).
+    #[arg(long)]
+    pub dataset: Option<PathBuf>,
 }

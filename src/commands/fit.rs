@@ -9,9 +9,7 @@ use serde_json::json;
 use shimkit_data::{
     AlignedItem, AlignedReader, BatchReader, ReadOptions, TableSource, pair_tables, read_table,
 };
-use shimkit_trainer::{
-    CandidateRecord, Direction, FitConfig, FitOutcome, PairAccumulator, Shim, ShimMeta, artifact,
-};
+use shimkit_trainer::{Direction, FitConfig, FitOutcome, PairAccumulator, Shim, artifact};
 
 use crate::cli::FitArgs;
 use crate::progress::rows_bar;
@@ -57,25 +55,7 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let outcome = fitted.outcome;
     let (d_in, d_out) = outcome.map.weight.dim();
-    let mut meta = ShimMeta::new(outcome.chosen.method.as_str(), args.direction, d_in, d_out);
-    meta.source_model = source.clone();
-    meta.target_model = target.clone();
-    meta.lambda = outcome.chosen.lambda;
-    meta.rank = outcome.chosen.rank;
-    meta.pairs = outcome.pairs;
-    meta.train_ids_fingerprint = outcome.ids_fingerprint.clone();
-    meta.heldout_cosine = Some(outcome.chosen.heldout_cosine);
-    meta.heldout_pairs = outcome.heldout_pairs;
-    meta.candidates = outcome
-        .candidates
-        .iter()
-        .map(CandidateRecord::from)
-        .collect();
-    let shim = Shim::new(
-        outcome.map.weight.mapv(|v| v as f32),
-        outcome.map.bias.mapv(|v| v as f32),
-        meta,
-    );
+    let shim = Shim::from_outcome(&outcome, args.direction, source, target);
     artifact::save(&shim, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
     let total_s = started.elapsed().as_secs_f64();
 

@@ -1,5 +1,7 @@
 //! One module a subcommand; each takes its parsed arguments and returns an exit code.
 
+mod demo;
+mod eval;
 mod fit;
 mod gen_set;
 mod inspect;
@@ -16,5 +18,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gen(args) => gen_set::run(&args, quiet),
         Command::Fit(args) => fit::run(&args, quiet),
         Command::Project(args) => project::run(&args, quiet),
+        Command::Eval(args) => eval::run(&args, quiet),
+        Command::Demo(args) => demo::run(&args, quiet),
     }
 }

@@ -25,6 +25,7 @@
 pub mod artifact;
 mod direction;
 mod error;
+pub mod eval;
 mod fit;
 mod gemm;
 pub mod hash;

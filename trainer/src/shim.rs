@@ -17,7 +17,7 @@ use shimkit_data::normalize_rows;
 
 use crate::direction::Direction;
 use crate::error::{Result, TrainError};
-use crate::fit::Candidate;
+use crate::fit::{Candidate, FitOutcome};
 
 /// Everything an artifact says about a shim besides its numbers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -104,6 +104,35 @@ pub struct Shim {
 }
 
 impl Shim {
+    /// The shim a fit produced, with its metadata filled in from the fit.
+    pub fn from_outcome(
+        outcome: &FitOutcome,
+        direction: Direction,
+        source_model: &str,
+        target_model: &str,
+    ) -> Self {
+        let (d_in, d_out) = outcome.map.weight.dim();
+        let mut meta = ShimMeta::new(outcome.chosen.method.as_str(), direction, d_in, d_out);
+        meta.source_model = source_model.to_owned();
+        meta.target_model = target_model.to_owned();
+        meta.lambda = outcome.chosen.lambda;
+        meta.rank = outcome.chosen.rank;
+        meta.pairs = outcome.pairs;
+        meta.train_ids_fingerprint = outcome.ids_fingerprint.clone();
+        meta.heldout_cosine = Some(outcome.chosen.heldout_cosine);
+        meta.heldout_pairs = outcome.heldout_pairs;
+        meta.candidates = outcome
+            .candidates
+            .iter()
+            .map(CandidateRecord::from)
+            .collect();
+        Shim::new(
+            outcome.map.weight.mapv(|v| v as f32),
+            outcome.map.bias.mapv(|v| v as f32),
+            meta,
+        )
+    }
+
     pub fn new(weight: Array2<f32>, bias: Array1<f32>, meta: ShimMeta) -> Self {
         Shim { weight, bias, meta }
     }

@@ -1,0 +1,123 @@
+//! The report as plain text: one row a path, then the curve, the cost and the verdict.
+
+use std::fmt::Write;
+
+use shimkit_trainer::eval::EvalReport;
+
+pub fn render(r: &EvalReport) -> String {
+    let mut s = String::new();
+    let k = r.k;
+    let d = &r.data;
+    let _ = writeln!(
+        s,
+        "{}: {} -> {}  |  {} documents, {} scored queries, {} training pairs, seed {}",
+        r.dataset, r.old, r.new, d.docs, d.queries_scored, r.train_pairs, r.seed
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "{:<26} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9}  {:<13} {:>5}",
+        "path",
+        "re-emb",
+        format!("nDCG@{k}"),
+        format!("R@{k}"),
+        "R@100",
+        format!("MRR@{k}"),
+        format!("ovl@{k}"),
+        "retention",
+        "95% CI",
+        ">old"
+    );
+    for p in &r.paths {
+        let _ = writeln!(
+            s,
+            "{:<26} {:>5.0}% {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>7.3} {:>9.3}  {:<13} {:>5}",
+            p.name,
+            p.reembedded * 100.0,
+            p.ndcg,
+            p.recall,
+            p.recall_100,
+            p.mrr,
+            p.overlap,
+            p.retention,
+            format!("{:.3}-{:.3}", p.retention_ci[0], p.retention_ci[1]),
+            match p.kind {
+                shimkit_trainer::eval::PathKind::NoMigration => "-",
+                _ if p.beats_no_migration => "yes",
+                _ => "NO",
+            }
+        );
+    }
+    let _ = writeln!(s);
+    let fits: Vec<String> = r
+        .fits
+        .iter()
+        .filter(|f| f.method == "auto")
+        .map(|f| {
+            format!(
+                "{} chose {} (held-out cosine {:.4}, {:.2} s)",
+                f.direction, f.chosen, f.heldout_cosine, f.seconds
+            )
+        })
+        .collect();
+    if !fits.is_empty() {
+        let _ = writeln!(s, "auto: {}", fits.join("; "));
+    }
+    if !r.curve.is_empty() {
+        let _ = writeln!(
+            s,
+            "\ntraining-size curve (auto; retention of the full re-embed's nDCG@{k}):"
+        );
+        let _ = writeln!(
+            s,
+            "{:>8}  {:>22}  {:>22}",
+            "pairs", "query-side", "doc-side"
+        );
+        for c in &r.curve {
+            let side = |x: &shimkit_trainer::eval::CurveSide| {
+                format!("{:.3} [{:.3}-{:.3}]", x.retention, x.ci95[0], x.ci95[1])
+            };
+            let _ = writeln!(
+                s,
+                "{:>8}  {:>22}  {:>22}",
+                c.pairs,
+                side(&c.query_side),
+                side(&c.doc_side)
+            );
+        }
+    }
+    let c = &r.cost;
+    let i = &c.inputs;
+    let _ = writeln!(
+        s,
+        "\ncost at {} documents ({} tokens each, ${}/M tokens, {} docs/s):",
+        i.docs, i.tokens_per_doc, i.usd_per_million_tokens, i.embed_docs_per_second
+    );
+    for e in &c.reembed {
+        let _ = writeln!(
+            s,
+            "  re-embed {:>4.0}%: ${:>10.0}  {:>8.1} h",
+            e.fraction * 100.0,
+            e.usd,
+            e.hours
+        );
+    }
+    let m = &c.measured;
+    let _ = writeln!(
+        s,
+        "  shim: fit {:.2} s on {} pairs; project {:.0} vectors/s ({:.2} h for the corpus); map one query {:.1} µs",
+        m.fit_seconds,
+        m.fit_pairs,
+        m.project_vectors_per_second,
+        c.shim_project_hours,
+        m.query_map_microseconds
+    );
+    let rec = &r.recommendation;
+    let _ = writeln!(s, "\nrecommendation: {}", rec.path);
+    let _ = writeln!(s, "  {}", rec.reason);
+    for w in &rec.warnings {
+        let _ = writeln!(s, "  warning: {w}");
+    }
+    let _ = writeln!(s, "\n({:.1} s)", r.seconds);
+    s
+}

@@ -1,0 +1,182 @@
+//! The vectors and judgements of one evaluation, aligned by id.
+
+use std::collections::HashMap;
+
+use ndarray::Array2;
+use serde::Serialize;
+use shimkit_data::{EmbeddingTable, Qrels, normalize_rows};
+
+use crate::error::{Result, TrainError};
+use crate::eval::metrics::Judged;
+
+/// Both models' corpora and queries, row `i` of each pair of matrices being the same item,
+/// restricted to the queries that can be scored. Rows are unit length.
+#[derive(Debug, Clone)]
+pub struct EvalData {
+    pub doc_ids: Vec<String>,
+    pub old_docs: Array2<f32>,
+    pub new_docs: Array2<f32>,
+    pub query_ids: Vec<String>,
+    pub old_queries: Array2<f32>,
+    pub new_queries: Array2<f32>,
+    /// The judgements of `query_ids[i]`.
+    pub judged: Vec<Judged>,
+}
+
+/// What aligning the two models and the judgements left out, for the report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AlignNotes {
+    pub docs: usize,
+    pub docs_only_old: usize,
+    pub docs_only_new: usize,
+    pub queries_scored: usize,
+    pub queries_only_old: usize,
+    pub queries_only_new: usize,
+    /// Embedded queries in both models with no judgement of grade ≥ 1 (not scored).
+    pub queries_without_relevant: usize,
+    /// Judged queries that neither model embedded (not scored).
+    pub judged_queries_missing: usize,
+    /// Relevant judgements whose document is not in the corpus (still counted as relevant).
+    pub relevant_docs_missing: usize,
+}
+
+impl EvalData {
+    /// Joins the old and new tables by id (old order), keeps the queries with at least one
+    /// relevant judgement, and resolves judgements to document rows.
+    pub fn align(
+        old_docs: &EmbeddingTable,
+        new_docs: &EmbeddingTable,
+        old_queries: &EmbeddingTable,
+        new_queries: &EmbeddingTable,
+        qrels: &Qrels,
+    ) -> Result<(EvalData, AlignNotes)> {
+        let (doc_ids, od, nd, only_old, only_new) = join(old_docs, new_docs, |_| true);
+        if doc_ids.is_empty() {
+            return Err(invalid(format!(
+                "{} and {} share no document ids",
+                old_docs.source.display(),
+                new_docs.source.display()
+            )));
+        }
+        let doc_row: HashMap<&str, u32> = doc_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i as u32))
+            .collect();
+        let judgements: HashMap<&str, &Vec<(String, i32)>> =
+            qrels.queries.iter().map(|(q, j)| (q.as_str(), j)).collect();
+        let relevant = |id: &str| {
+            judgements
+                .get(id)
+                .is_some_and(|j| j.iter().any(|(_, g)| *g >= 1))
+        };
+        let (query_ids, oq, nq, q_only_old, q_only_new) =
+            join(old_queries, new_queries, |id| relevant(id));
+        let both_queries: usize = {
+            let new: std::collections::HashSet<&str> =
+                new_queries.ids.iter().map(String::as_str).collect();
+            old_queries
+                .ids
+                .iter()
+                .filter(|id| new.contains(id.as_str()))
+                .count()
+        };
+        if query_ids.is_empty() {
+            return Err(invalid(format!(
+                "no query embedded by both models has a relevance judgement of grade >= 1 in {}",
+                qrels.path.display()
+            )));
+        }
+        let embedded: std::collections::HashSet<&str> = old_queries
+            .ids
+            .iter()
+            .chain(&new_queries.ids)
+            .map(String::as_str)
+            .collect();
+        let mut relevant_docs_missing = 0;
+        let judged = query_ids
+            .iter()
+            .map(|q| {
+                let list = judgements[q.as_str()];
+                Judged::new(list.iter().map(|(d, g)| {
+                    let row = doc_row.get(d.as_str()).copied();
+                    if row.is_none() && *g >= 1 {
+                        relevant_docs_missing += 1;
+                    }
+                    (row, *g)
+                }))
+            })
+            .collect();
+        let notes = AlignNotes {
+            docs: doc_ids.len(),
+            docs_only_old: only_old,
+            docs_only_new: only_new,
+            queries_scored: query_ids.len(),
+            queries_only_old: q_only_old,
+            queries_only_new: q_only_new,
+            queries_without_relevant: both_queries - query_ids.len(),
+            judged_queries_missing: qrels
+                .queries
+                .iter()
+                .filter(|(q, _)| !embedded.contains(q.as_str()))
+                .count(),
+            relevant_docs_missing,
+        };
+        let data = EvalData {
+            doc_ids,
+            old_docs: normalize_rows(od),
+            new_docs: normalize_rows(nd),
+            query_ids,
+            old_queries: normalize_rows(oq),
+            new_queries: normalize_rows(nq),
+            judged,
+        };
+        Ok((data, notes))
+    }
+}
+
+type Joined = (Vec<String>, Array2<f32>, Array2<f32>, usize, usize);
+
+/// Rows of `old` whose id is in `new` too and passes `keep`, in `old`'s order.
+fn join(old: &EmbeddingTable, new: &EmbeddingTable, keep: impl Fn(&str) -> bool) -> Joined {
+    let new_row: HashMap<&str, usize> = new
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut ids = Vec::new();
+    let mut rows = Vec::new();
+    let mut only_old = 0;
+    for (i, id) in old.ids.iter().enumerate() {
+        match new_row.get(id.as_str()) {
+            Some(&j) => {
+                if keep(id) {
+                    ids.push(id.clone());
+                    rows.push((i, j));
+                }
+            }
+            None => only_old += 1,
+        }
+    }
+    let paired = old.ids.len() - only_old;
+    let only_new = new.ids.len() - paired;
+    let take = |t: &EmbeddingTable, pick: &dyn Fn(&(usize, usize)) -> usize| {
+        let d = t.dim();
+        let mut m = Array2::zeros((rows.len(), d));
+        for (r, p) in rows.iter().enumerate() {
+            m.row_mut(r).assign(&t.vectors.row(pick(p)));
+        }
+        m
+    };
+    let o = take(old, &|p| p.0);
+    let n = take(new, &|p| p.1);
+    (ids, o, n, only_old, only_new)
+}
+
+fn invalid(message: String) -> TrainError {
+    TrainError::Invalid {
+        what: "evaluation set",
+        message,
+    }
+}
