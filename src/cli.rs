@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
     long_about = "Change embedding models without re-embedding everything.\n\n\
         shimkit reads paired (old, new) embeddings from Parquet, fits compatibility shims \
         between the two spaces, and measures what they cost in retrieval quality against \
-        a full re-embed.\n\nExit codes: 0 success, 1 error, 2 bad command line."
+        a full re-embed.\n\nExit codes: 0 success, 1 error, 2 bad command line, 3 `eval --gate` failed."
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -2,7 +2,7 @@
 //!
 //! Parses the command line, runs one subcommand, and turns its outcome into an exit code:
 //! 0 for success, 1 for an error (the message names the file and what is wrong), 2 for a
-//! command line clap rejects.
+//! command line clap rejects, 3 for an `eval --gate` that failed.
 
 mod cli;
 mod commands;
