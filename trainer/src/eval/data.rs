@@ -180,3 +180,72 @@ fn invalid(message: String) -> TrainError {
         message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+    use std::path::PathBuf;
+
+    fn table(ids: &[&str], v: Array2<f32>) -> EmbeddingTable {
+        EmbeddingTable {
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            vectors: v,
+            source: PathBuf::from("t.parquet"),
+        }
+    }
+
+    #[test]
+    fn aligns_by_id_and_scores_only_queries_with_a_relevant_judgement() {
+        let old_docs = table(&["a", "b", "c"], array![[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]);
+        // The new table lists the documents in another order and lacks "c", has "z".
+        let new_docs = table(&["b", "a", "z"], array![[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]);
+        let old_q = table(
+            &["q1", "q2", "q3"],
+            array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]],
+        );
+        let new_q = table(
+            &["q3", "q1", "q2"],
+            array![[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]],
+        );
+        let qrels = Qrels::parse(
+            std::path::Path::new("qrels.tsv"),
+            "query-id\tcorpus-id\tscore\nq1\ta\t2\nq1\tgone\t1\nq2\tb\t0\nq9\ta\t1\n",
+        )
+        .unwrap();
+        let (data, notes) = EvalData::align(&old_docs, &new_docs, &old_q, &new_q, &qrels).unwrap();
+        assert_eq!(data.doc_ids, vec!["a", "b"]);
+        assert_eq!(
+            data.new_docs.row(1).to_vec(),
+            vec![0.0, 1.0],
+            "joined by id"
+        );
+        assert_eq!(data.old_docs.row(1).to_vec(), vec![0.0, 1.0], "normalised");
+        // q2 has only a grade-0 judgement and q3 none: neither is scored.
+        assert_eq!(data.query_ids, vec!["q1"]);
+        assert_eq!(
+            data.judged[0].relevant_grades,
+            vec![2, 1],
+            "the missing doc still counts"
+        );
+        assert_eq!((notes.docs_only_old, notes.docs_only_new), (1, 1));
+        assert_eq!(notes.queries_without_relevant, 2);
+        assert_eq!(notes.judged_queries_missing, 1);
+        assert_eq!(notes.relevant_docs_missing, 1);
+    }
+
+    #[test]
+    fn no_scorable_query_is_an_error() {
+        let d = table(&["a"], array![[1.0f32]]);
+        let q = table(&["q1"], array![[1.0f32]]);
+        let qrels = Qrels::parse(
+            std::path::Path::new("qrels.tsv"),
+            "query-id\tcorpus-id\tscore\nq1\ta\t0\n",
+        )
+        .unwrap();
+        let err = EvalData::align(&d, &d, &q, &q, &qrels)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("grade >= 1"), "{err}");
+    }
+}

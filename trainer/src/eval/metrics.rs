@@ -181,6 +181,18 @@ mod tests {
     }
 
     #[test]
+    fn tied_scores_rank_the_lower_document_first_by_hand() {
+        // Two documents with the same vector: doc 0 (not relevant) and doc 1 (grade 1).
+        let docs = ndarray::array![[1.0f32, 0.0], [1.0, 0.0], [0.0, 1.0]];
+        let hits = crate::eval::search(ndarray::array![[1.0f32, 0.0]].view(), docs.view(), 3);
+        let judged = Judged::new([(Some(1), 1)]);
+        // Doc 1 comes second: DCG = 1/log2(3), ideal = 1.
+        let got = ndcg_at(&hits[0], &judged, 10);
+        assert!((got - 1.0 / 3f64.log2()).abs() < 1e-12, "{got}");
+        assert_eq!(mrr_at(&hits[0], &judged, 10), 0.5);
+    }
+
+    #[test]
     fn overlap_is_shared_documents_over_k() {
         let got = overlap_at(&ranking(&[1, 2, 3, 4]), &ranking(&[4, 3, 9, 8]), 4);
         assert_eq!(got, 0.5);
