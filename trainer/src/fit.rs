@@ -121,6 +121,26 @@ pub struct FitOutcome {
     pub scored_pairs: usize,
     /// `count:hash` of every pair's id, order-independent (see [`crate::hash::fingerprint`]).
     pub ids_fingerprint: String,
+    /// Statistics of every pair, which the refit used.
+    pub stats: PairStats,
+}
+
+impl FitOutcome {
+    /// The outcome a fit of `method` alone would have given, when this fit scored it as a
+    /// candidate: the same tuning, splits and refit, without a second pass over the pairs.
+    pub fn refit(&self, method: Method) -> Result<Option<FitOutcome>> {
+        let Some(c) = self.candidates.iter().find(|c| c.method == method) else {
+            return Ok(None);
+        };
+        Ok(Some(FitOutcome {
+            map: build(method, &self.stats, c.lambda, c.rank)?,
+            chosen: c.clone(),
+            candidates: vec![c.clone()],
+            stats: self.stats.clone(),
+            ids_fingerprint: self.ids_fingerprint.clone(),
+            ..*self
+        }))
+    }
 }
 
 /// Ties closer than this go to the candidate with fewer parameters.
@@ -342,6 +362,7 @@ impl PairAccumulator {
             heldout_pairs: heldout.n as usize,
             scored_pairs: kept,
             ids_fingerprint: self.fingerprint.to_string(),
+            stats: all,
         })
     }
 }

@@ -296,3 +296,35 @@ fn streamed_statistics_equal_one_pass() {
     let b = methods::ridge(&whole, 0.1).unwrap();
     assert_close(&a.weight, &b.weight, 1e-5, "weights");
 }
+
+#[test]
+fn refit_from_auto_equals_fitting_the_method_alone() {
+    use shimkit_trainer::{FitConfig, Method, fit};
+    let (x, y) = pairs(600, 12, 9, 21);
+    let ids: Vec<String> = (0..600).map(|i| format!("d{i}")).collect();
+    let cfg = |method| FitConfig {
+        method,
+        seed: 4,
+        ..FitConfig::default()
+    };
+    let auto = fit(x.view(), y.view(), &ids, &cfg(Method::Auto)).unwrap();
+    for method in Method::CONCRETE {
+        let alone = fit(x.view(), y.view(), &ids, &cfg(method)).unwrap();
+        let derived = auto
+            .refit(method)
+            .unwrap()
+            .expect("auto scored every method");
+        assert_eq!(derived.chosen.method, method);
+        assert_eq!(derived.chosen.lambda, alone.chosen.lambda, "{method}");
+        assert_eq!(derived.chosen.rank, alone.chosen.rank, "{method}");
+        assert_eq!(
+            derived.chosen.heldout_cosine, alone.chosen.heldout_cosine,
+            "{method}"
+        );
+        let diff = (&derived.map.weight - &alone.map.weight)
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(diff < 1e-12, "{method}: weights differ by {diff}");
+        assert_eq!(derived.map.bias, alone.map.bias, "{method}");
+    }
+}

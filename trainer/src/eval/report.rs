@@ -63,7 +63,10 @@ pub struct FitRecord {
     pub rank: Option<usize>,
     pub heldout_cosine: f64,
     pub pairs: usize,
+    /// Wall time of this fit; for a method refitted from the `auto` fit that tuned it,
+    /// the refit alone.
     pub seconds: f64,
+    pub refit_from_auto: bool,
 }
 
 /// The best shim of each side at one training size.

@@ -149,28 +149,25 @@ pub fn evaluate(
     let mut query_side = Vec::new();
     let mut doc_side = Vec::new();
     let mut projected = Vec::new();
-    for &method in &cfg.methods {
-        let fcfg = FitConfig {
-            method,
-            seed: cfg.seed,
-            ..FitConfig::default()
-        };
-        let (q_shim, q_rec) = fit_shim(
-            new_train.view(),
-            old_train.view(),
-            &train_ids,
-            &fcfg,
-            Direction::NewToOld,
-            (&cfg.new_name, &cfg.old_name),
-        )?;
-        let (d_shim, d_rec) = fit_shim(
-            old_train.view(),
-            new_train.view(),
-            &train_ids,
-            &fcfg,
-            Direction::OldToNew,
-            (&cfg.old_name, &cfg.new_name),
-        )?;
+    let query_fits = fit_methods(
+        new_train.view(),
+        old_train.view(),
+        &train_ids,
+        cfg,
+        Direction::NewToOld,
+        (&cfg.new_name, &cfg.old_name),
+    )?;
+    let doc_fits = fit_methods(
+        old_train.view(),
+        new_train.view(),
+        &train_ids,
+        cfg,
+        Direction::OldToNew,
+        (&cfg.old_name, &cfg.new_name),
+    )?;
+    for (&method, ((q_shim, q_rec), (d_shim, d_rec))) in
+        cfg.methods.iter().zip(query_fits.into_iter().zip(doc_fits))
+    {
         fits.push(q_rec);
         fits.push(d_rec);
         let mapped_queries = q_shim.apply(data.new_queries.view(), true)?;
@@ -243,8 +240,10 @@ pub fn evaluate(
         .map(|(b, s)| summarise(b, s, &full_ndcg, &none_ndcg, &resamples))
         .collect();
 
+    let find = |name: &str| shims.iter().find(|(n, _)| n == name).map(|(_, s)| s);
+    let budget = find("query-side:auto").zip(find("doc-side:auto"));
     let curve = curve(
-        data, cfg, &order, train_n, depth, &reference, &full_ndcg, &resamples,
+        data, cfg, &order, train_n, depth, &reference, &full_ndcg, &resamples, budget,
     )?;
     let timings = measure(data, &shims, &fits);
     let cost = CostReport::new(cfg.cost.clone(), timings, &cfg.backfill);
@@ -272,6 +271,85 @@ pub fn evaluate(
     })
 }
 
+/// One shim a method, for each of `cfg.methods`. When several methods (or `auto`) are
+/// asked for, one `auto` fit tunes and scores them all and each is refitted from its
+/// statistics ([`crate::FitOutcome::refit`]): the same shims as separate fits, for the
+/// cost of one.
+fn fit_methods(
+    x: ArrayView2<'_, f32>,
+    y: ArrayView2<'_, f32>,
+    ids: &[String],
+    cfg: &EvalConfig,
+    direction: Direction,
+    (source, target): (&str, &str),
+) -> Result<Vec<(Shim, FitRecord)>> {
+    let shared = cfg.methods.len() > 1 || cfg.methods.contains(&Method::Auto);
+    if !shared {
+        return cfg
+            .methods
+            .iter()
+            .map(|&method| {
+                let fcfg = FitConfig {
+                    method,
+                    seed: cfg.seed,
+                    ..FitConfig::default()
+                };
+                fit_shim(x, y, ids, &fcfg, direction, (source, target))
+            })
+            .collect();
+    }
+    let t = Instant::now();
+    let fcfg = FitConfig {
+        method: Method::Auto,
+        seed: cfg.seed,
+        ..FitConfig::default()
+    };
+    let auto = fit(x, y, ids, &fcfg)?;
+    let auto_seconds = t.elapsed().as_secs_f64();
+    cfg.methods
+        .iter()
+        .map(|&method| {
+            let t = Instant::now();
+            let outcome = match method {
+                Method::Auto => auto.clone(),
+                m => auto.refit(m)?.ok_or_else(|| TrainError::Invalid {
+                    what: "method",
+                    message: format!("auto did not score {m}"),
+                })?,
+            };
+            let seconds = match method {
+                Method::Auto => auto_seconds,
+                _ => t.elapsed().as_secs_f64(),
+            };
+            let shim = Shim::from_outcome(&outcome, direction, source, target);
+            Ok((
+                shim,
+                record(&outcome, method, direction, seconds, method != Method::Auto),
+            ))
+        })
+        .collect()
+}
+
+fn record(
+    outcome: &crate::FitOutcome,
+    method: Method,
+    direction: Direction,
+    seconds: f64,
+    refit_from_auto: bool,
+) -> FitRecord {
+    FitRecord {
+        direction: direction.to_string(),
+        method: method.to_string(),
+        chosen: outcome.chosen.method.to_string(),
+        lambda: outcome.chosen.lambda,
+        rank: outcome.chosen.rank,
+        heldout_cosine: outcome.chosen.heldout_cosine,
+        pairs: outcome.pairs,
+        seconds,
+        refit_from_auto,
+    }
+}
+
 fn fit_shim(
     x: ArrayView2<'_, f32>,
     y: ArrayView2<'_, f32>,
@@ -284,17 +362,10 @@ fn fit_shim(
     let outcome = fit(x, y, ids, cfg)?;
     let seconds = t.elapsed().as_secs_f64();
     let shim = Shim::from_outcome(&outcome, direction, source, target);
-    let record = FitRecord {
-        direction: direction.to_string(),
-        method: cfg.method.to_string(),
-        chosen: outcome.chosen.method.to_string(),
-        lambda: outcome.chosen.lambda,
-        rank: outcome.chosen.rank,
-        heldout_cosine: outcome.chosen.heldout_cosine,
-        pairs: outcome.pairs,
-        seconds,
-    };
-    Ok((shim, record))
+    Ok((
+        shim,
+        record(&outcome, cfg.method, direction, seconds, false),
+    ))
 }
 
 /// The new index holds the first `m` documents of `order`, the old index the rest; each is
@@ -399,6 +470,7 @@ fn curve(
     reference: &[Ranking],
     full: &[f64],
     resamples: &Resamples,
+    budget: Option<(&Shim, &Shim)>,
 ) -> Result<Vec<CurvePoint>> {
     let min = FitConfig::default().min_pairs;
     let mut sizes: Vec<usize> = cfg
@@ -430,39 +502,46 @@ fn curve(
     };
     let mut points = Vec::new();
     for size in sizes {
-        let rows = &order[..size];
-        let ids: Vec<String> = rows.iter().map(|&i| data.doc_ids[i].clone()).collect();
-        let old = data.old_docs.select(Axis(0), rows);
-        let new = data.new_docs.select(Axis(0), rows);
-        let names = (cfg.new_name.as_str(), cfg.old_name.as_str());
-        let (q, q_rec) = fit_shim(
-            new.view(),
-            old.view(),
-            &ids,
-            &fcfg,
-            Direction::NewToOld,
-            names,
-        )?;
-        let names = (cfg.old_name.as_str(), cfg.new_name.as_str());
-        let (d, d_rec) = fit_shim(
-            old.view(),
-            new.view(),
-            &ids,
-            &fcfg,
-            Direction::OldToNew,
-            names,
-        )?;
+        let (q, d) = match budget {
+            // The full budget's auto shims are the ones the paths above use.
+            Some((q, d)) if size == train_n => (q.clone(), d.clone()),
+            _ => {
+                let rows = &order[..size];
+                let ids: Vec<String> = rows.iter().map(|&i| data.doc_ids[i].clone()).collect();
+                let old = data.old_docs.select(Axis(0), rows);
+                let new = data.new_docs.select(Axis(0), rows);
+                let names = (cfg.new_name.as_str(), cfg.old_name.as_str());
+                let (q, _) = fit_shim(
+                    new.view(),
+                    old.view(),
+                    &ids,
+                    &fcfg,
+                    Direction::NewToOld,
+                    names,
+                )?;
+                let names = (cfg.old_name.as_str(), cfg.new_name.as_str());
+                let (d, _) = fit_shim(
+                    old.view(),
+                    new.view(),
+                    &ids,
+                    &fcfg,
+                    Direction::OldToNew,
+                    names,
+                )?;
+                (q, d)
+            }
+        };
         let mapped = q.apply(data.new_queries.view(), true)?;
         let corpus = d.apply(data.old_docs.view(), true)?;
         points.push(CurvePoint {
             pairs: size,
             query_side: side(
                 search(mapped.view(), data.old_docs.view(), depth),
-                q_rec.chosen,
+                q.meta.method.clone(),
             ),
             doc_side: side(
                 search(data.new_queries.view(), corpus.view(), depth),
-                d_rec.chosen,
+                d.meta.method.clone(),
             ),
         });
     }
