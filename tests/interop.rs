@@ -137,9 +137,11 @@ fn numpy_applies_a_shim_artifact_like_shimkit_project() {
         ("ridge", "old-to-new", "corpus.minilm.parquet"),
         ("lowrank", "new-to-old", "corpus.mpnet.parquet"),
         ("procrustes", "old-to-new", "queries.minilm.parquet"),
+        ("kernel", "new-to-old", "queries.mpnet.parquet"),
+        ("kernel", "old-to-new", "corpus.minilm.parquet"),
     ] {
-        let shim = d.path().join(format!("{method}.safetensors"));
-        let out = d.path().join(format!("{method}.parquet"));
+        let shim = d.path().join(format!("{method}-{direction}.safetensors"));
+        let out = d.path().join(format!("{method}-{direction}.parquet"));
         let status = Command::new(env!("CARGO_BIN_EXE_shimkit"))
             .args([
                 "-q",

@@ -1,6 +1,9 @@
 //! The shim artifact: one `.safetensors` file.
 //!
-//! Tensors: `weight` (F32, [source_dim, target_dim]) and `bias` (F32, [target_dim]).
+//! Tensors: `weight` (F32, [source_dim, target_dim]) and `bias` (F32, [target_dim]); a
+//! `kernel` shim adds `kernel.landmarks` (F32, [m, source_dim]), `kernel.coef` (F32,
+//! [m, target_dim]) and `kernel.gamma` (F32, [1]), and is format version 2, so that a
+//! shimkit that knows only affine shims refuses it instead of dropping the residual.
 //! Metadata (safetensors' string map): `format` = `shimkit.shim`, `format_version`, and
 //! `shim`, a JSON object with every field of [`ShimMeta`]. In numpy:
 //!
@@ -9,6 +12,8 @@
 //! t = load_file("bridge.safetensors")
 //! x = x / np.linalg.norm(x, axis=1, keepdims=True)      # normalize_input
 //! y = x @ t["weight"] + t["bias"]
+//! if "kernel.coef" in t:                                 # kernel shims
+//!     y += np.exp(2 * t["kernel.gamma"][0] * (x @ t["kernel.landmarks"].T - 1)) @ t["kernel.coef"]
 //! y = y / np.linalg.norm(y, axis=1, keepdims=True)      # normalize_output
 //! ```
 
@@ -20,10 +25,12 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::{SafeTensors, serialize};
 
 use crate::error::{Result, TrainError};
+use crate::kernel::KernelResidual;
 use crate::shim::{Shim, ShimMeta};
 
 pub const FORMAT: &str = "shimkit.shim";
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest version this shimkit writes and reads: 1 for affine shims, 2 with a kernel.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Writes the shim to `path` atomically (temporary file, then rename).
 pub fn save(shim: &Shim, path: &Path) -> Result<()> {
@@ -46,7 +53,14 @@ pub fn to_bytes(shim: &Shim) -> Result<Vec<u8>> {
     }
     let weight = le_bytes(shim.weight.iter().copied());
     let bias = le_bytes(shim.bias.iter().copied());
-    let tensors = vec![
+    let kernel_bytes = shim.kernel.as_ref().map(|k| {
+        (
+            le_bytes(k.landmarks.iter().copied()),
+            le_bytes(k.coef.iter().copied()),
+            le_bytes(std::iter::once(k.gamma)),
+        )
+    });
+    let mut tensors = vec![
         (
             "bias",
             TensorView::new(Dtype::F32, vec![shim.bias.len()], &bias)
@@ -62,10 +76,33 @@ pub fn to_bytes(shim: &Shim) -> Result<Vec<u8>> {
             .map_err(|e| invalid(e.to_string()))?,
         ),
     ];
+    let mut version = 1;
+    if let (Some(k), Some((landmarks, coef, gamma))) = (&shim.kernel, &kernel_bytes) {
+        let (m, d_in) = k.landmarks.dim();
+        if d_in != shim.weight.nrows() || k.coef.dim() != (m, shim.weight.ncols()) {
+            return Err(invalid(format!(
+                "kernel landmarks {m}×{d_in} and coefficients {:?} do not fit a {}→{} shim",
+                k.coef.dim(),
+                shim.weight.nrows(),
+                shim.weight.ncols()
+            )));
+        }
+        for (name, shape, data) in [
+            ("kernel.landmarks", vec![m, d_in], landmarks),
+            ("kernel.coef", vec![m, k.coef.ncols()], coef),
+            ("kernel.gamma", vec![1], gamma),
+        ] {
+            tensors.push((
+                name,
+                TensorView::new(Dtype::F32, shape, data).map_err(|e| invalid(e.to_string()))?,
+            ));
+        }
+        version = 2;
+    }
     let meta_json = serde_json::to_string(&shim.meta).map_err(|e| invalid(e.to_string()))?;
     let metadata = HashMap::from([
         ("format".to_owned(), FORMAT.to_owned()),
-        ("format_version".to_owned(), FORMAT_VERSION.to_string()),
+        ("format_version".to_owned(), version.to_string()),
         ("shim".to_owned(), meta_json),
     ]);
     serialize(tensors, Some(metadata)).map_err(|e| invalid(e.to_string()))
@@ -132,7 +169,48 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Shim, String> {
         return Err(format!("value {i} of its tensors is not finite"));
     }
     let weight = Array2::from_shape_vec((rows, cols), weight.0).map_err(|e| e.to_string())?;
-    Ok(Shim::new(weight, Array1::from(bias.0), info))
+    let mut shim = Shim::new(weight, Array1::from(bias.0), info);
+    shim.kernel = load_kernel(&st, rows, cols)?;
+    Ok(shim)
+}
+
+/// The kernel residual's tensors, all three or none.
+fn load_kernel(
+    st: &SafeTensors<'_>,
+    d_in: usize,
+    d_out: usize,
+) -> std::result::Result<Option<KernelResidual>, String> {
+    let names = ["kernel.landmarks", "kernel.coef", "kernel.gamma"];
+    let present = names.iter().filter(|n| st.tensor(n).is_ok()).count();
+    if present == 0 {
+        return Ok(None);
+    }
+    if present < names.len() {
+        return Err(format!(
+            "a kernel shim needs all of {names:?}; some are missing"
+        ));
+    }
+    let (landmarks, ls) = f32_tensor(st, "kernel.landmarks", 2)?;
+    let (coef, cs) = f32_tensor(st, "kernel.coef", 2)?;
+    let (gamma, _) = f32_tensor(st, "kernel.gamma", 1)?;
+    if ls[1] != d_in || cs != [ls[0], d_out] || gamma.len() != 1 {
+        return Err(format!(
+            "kernel.landmarks {ls:?} and kernel.coef {cs:?} do not fit a {d_in}→{d_out} shim"
+        ));
+    }
+    if landmarks
+        .iter()
+        .chain(&coef)
+        .chain(&gamma)
+        .any(|v| !v.is_finite())
+    {
+        return Err("a kernel tensor holds a value that is not finite".into());
+    }
+    Ok(Some(KernelResidual {
+        landmarks: Array2::from_shape_vec((ls[0], ls[1]), landmarks).map_err(|e| e.to_string())?,
+        coef: Array2::from_shape_vec((cs[0], cs[1]), coef).map_err(|e| e.to_string())?,
+        gamma: gamma[0],
+    }))
 }
 
 fn f32_tensor(

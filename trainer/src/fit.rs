@@ -9,11 +9,12 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ndarray::{Array2, ArrayView1, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use serde::Serialize;
 
 use crate::error::{Result, TrainError};
-use crate::hash::{Fingerprint, Part, Split, fnv1a};
+use crate::hash::{Fingerprint, Part, Split, fnv1a, mix};
+use crate::kernel::{self, KernelParams, KernelResidual};
 use crate::map::LinearMap;
 use crate::methods;
 use crate::stats::PairStats;
@@ -25,18 +26,31 @@ pub enum Method {
     Ridge,
     Procrustes,
     Lowrank,
+    /// Ridge plus a residual RBF kernel ridge (Nyström), see [`crate::kernel`].
+    Kernel,
     /// Every method above, the best on held-out pairs wins.
     Auto,
 }
 
 impl Method {
-    pub const CONCRETE: [Method; 3] = [Method::Ridge, Method::Procrustes, Method::Lowrank];
+    pub const CONCRETE: [Method; 4] = [
+        Method::Ridge,
+        Method::Procrustes,
+        Method::Lowrank,
+        Method::Kernel,
+    ];
+
+    /// Methods whose map is affine (x·W + b) and fitted from statistics alone.
+    pub fn is_linear(self) -> bool {
+        matches!(self, Method::Ridge | Method::Procrustes | Method::Lowrank)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Ridge => "ridge",
             Method::Procrustes => "procrustes",
             Method::Lowrank => "lowrank",
+            Method::Kernel => "kernel",
             Method::Auto => "auto",
         }
     }
@@ -56,9 +70,10 @@ impl FromStr for Method {
             "ridge" => Ok(Method::Ridge),
             "procrustes" => Ok(Method::Procrustes),
             "lowrank" => Ok(Method::Lowrank),
+            "kernel" => Ok(Method::Kernel),
             "auto" => Ok(Method::Auto),
             other => Err(format!(
-                "unknown method {other:?} (expected ridge, procrustes, lowrank or auto)"
+                "unknown method {other:?} (expected ridge, procrustes, lowrank, kernel or auto)"
             )),
         }
     }
@@ -80,6 +95,9 @@ pub struct FitConfig {
     /// Held-out pairs kept as vectors to score candidates on (the rest of the held-out
     /// split still counts in the refit): bounds memory on huge fits.
     pub max_heldout: usize,
+    /// Training pairs kept as vectors for the kernel residual (a seeded sample by id hash
+    /// when there are more): bounds the kernel fit's memory and time.
+    pub max_kernel_pairs: usize,
 }
 
 impl Default for FitConfig {
@@ -93,6 +111,7 @@ impl Default for FitConfig {
             folds: 5,
             min_pairs: 50,
             max_heldout: 20_000,
+            max_kernel_pairs: 20_000,
         }
     }
 }
@@ -106,12 +125,19 @@ pub struct Candidate {
     /// Mean cosine between mapped and true vectors on the held-out pairs.
     pub heldout_cosine: f64,
     pub parameters: usize,
+    /// The kernel residual's hyper-parameters (method `kernel`).
+    pub kernel: Option<KernelParams>,
 }
 
 /// The outcome of a fit: the map refitted on all pairs, and how it was chosen.
 #[derive(Debug, Clone)]
 pub struct FitOutcome {
+    /// The affine part of the chosen shim (all of it, for the linear methods).
     pub map: LinearMap,
+    /// The chosen shim's non-linear correction (method `kernel`).
+    pub kernel: Option<KernelResidual>,
+    /// The kernel candidate's correction refitted on all pairs, when it was a candidate.
+    pub kernel_refit: Option<KernelResidual>,
     pub chosen: Candidate,
     pub candidates: Vec<Candidate>,
     pub pairs: usize,
@@ -132,8 +158,14 @@ impl FitOutcome {
         let Some(c) = self.candidates.iter().find(|c| c.method == method) else {
             return Ok(None);
         };
+        let kernel = match method {
+            Method::Kernel => self.kernel_refit.clone(),
+            _ => None,
+        };
         Ok(Some(FitOutcome {
             map: build(method, &self.stats, c.lambda, c.rank)?,
+            kernel,
+            kernel_refit: self.kernel_refit.clone(),
             chosen: c.clone(),
             candidates: vec![c.clone()],
             stats: self.stats.clone(),
@@ -220,6 +252,8 @@ pub struct PairAccumulator {
     heldout: PartBuffer,
     kept_x: Vec<f32>,
     kept_y: Vec<f32>,
+    /// Training pairs kept for the kernel residual (empty unless a kernel is fitted).
+    reservoir: Reservoir,
     pairs: usize,
     split: Split,
     fingerprint: Fingerprint,
@@ -246,6 +280,15 @@ impl PairAccumulator {
             heldout: PartBuffer::new(d_in, d_out),
             kept_x: Vec::new(),
             kept_y: Vec::new(),
+            reservoir: Reservoir::new(
+                if matches!(cfg.method, Method::Kernel | Method::Auto) {
+                    cfg.max_kernel_pairs
+                } else {
+                    0
+                },
+                d_in,
+                d_out,
+            ),
             pairs: 0,
             split: Split::new(cfg.seed, cfg.val_frac, k),
             fingerprint: Fingerprint::default(),
@@ -297,7 +340,10 @@ impl PairAccumulator {
                         self.kept_y.extend_from_slice(sy);
                     }
                 }
-                Part::Fold(fold) => self.folds[fold].push(sx, sy),
+                Part::Fold(fold) => {
+                    self.folds[fold].push(sx, sy);
+                    self.reservoir.push(mix(self.cfg.seed, 4, h), fold, sx, sy);
+                }
             }
         }
         self.pairs += ids.len();
@@ -336,16 +382,43 @@ impl PairAccumulator {
         };
         let mut candidates = Vec::new();
         let mut ridge_lambda = None;
+        let mut kernel_params = None;
+        let reservoir = self.reservoir.sorted();
         for method in methods {
-            let candidate = tune_and_score(
-                method,
-                &train,
-                &folds,
-                cfg,
-                &mut ridge_lambda,
-                &x_val,
-                &y_val,
-            )?;
+            let candidate = if method == Method::Kernel {
+                let found = kernel_candidate(
+                    &train,
+                    &folds,
+                    cfg,
+                    &mut ridge_lambda,
+                    &reservoir,
+                    &x_val,
+                    &y_val,
+                );
+                match found {
+                    Ok((c, params)) => {
+                        kernel_params = Some(params);
+                        c
+                    }
+                    // Under auto a kernel that cannot be fitted (too few pairs to tune it)
+                    // is left out; asked for alone, it is an error.
+                    Err(e) if cfg.method == Method::Auto => {
+                        tracing::warn!("kernel left out of auto: {e}");
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            } else {
+                tune_and_score(
+                    method,
+                    &train,
+                    &folds,
+                    cfg,
+                    &mut ridge_lambda,
+                    &x_val,
+                    &y_val,
+                )?
+            };
             tracing::info!(method = %method, cosine = candidate.heldout_cosine, "candidate scored");
             candidates.push(candidate);
         }
@@ -353,8 +426,26 @@ impl PairAccumulator {
         let mut all = train.clone();
         all.merge(&heldout);
         let map = build(chosen.method, &all, chosen.lambda, chosen.rank)?;
+        let kernel_refit = match kernel_params {
+            Some(params) => {
+                let base = methods::ridge(&all, ridge_lambda.unwrap_or(0.0))?;
+                let x = ndarray::concatenate(Axis(0), &[reservoir.0.view(), x_val.view()])
+                    .expect("same width");
+                let y = ndarray::concatenate(Axis(0), &[reservoir.1.view(), y_val.view()])
+                    .expect("same width");
+                let r = &y - &predict(&base, x.view());
+                let params = params.for_rows(reservoir.0.nrows(), x.nrows());
+                Some(kernel::fit_residual(x.view(), r.view(), params)?)
+            }
+            None => None,
+        };
+        let kernel = (chosen.method == Method::Kernel)
+            .then(|| kernel_refit.clone())
+            .flatten();
         Ok(FitOutcome {
             map,
+            kernel,
+            kernel_refit,
             chosen,
             candidates,
             pairs: self.pairs,
@@ -410,17 +501,7 @@ fn tune_and_score(
     let mut lambda = None;
     let mut rank = None;
     if matches!(method, Method::Ridge | Method::Lowrank) {
-        let l = match (cfg.lambda, *ridge_lambda) {
-            (Some(l), _) => l,
-            (None, Some(l)) => l,
-            (None, None) => {
-                let grid = methods::lambda_grid(train);
-                let errors = methods::ridge_cv(train, folds, &grid)?;
-                argmin(&grid, &errors)
-            }
-        };
-        *ridge_lambda = Some(l);
-        lambda = Some(l);
+        lambda = Some(ridge_lambda_for(train, folds, cfg, ridge_lambda)?);
     }
     if method == Method::Lowrank {
         let l = lambda.unwrap_or(0.0);
@@ -441,7 +522,157 @@ fn tune_and_score(
         rank,
         heldout_cosine: mean_cosine(&map, x_val, y_val),
         parameters: parameters(method, d_in, d_out, rank),
+        kernel: None,
     })
+}
+
+/// The λ of ridge: given, already tuned for another candidate, or tuned now.
+fn ridge_lambda_for(
+    train: &PairStats,
+    folds: &[PairStats],
+    cfg: &FitConfig,
+    ridge_lambda: &mut Option<f64>,
+) -> Result<f64> {
+    let l = match (cfg.lambda, *ridge_lambda) {
+        (Some(l), _) => l,
+        (None, Some(l)) => l,
+        (None, None) => {
+            let grid = methods::lambda_grid(train);
+            let errors = methods::ridge_cv(train, folds, &grid)?;
+            argmin(&grid, &errors)
+        }
+    };
+    *ridge_lambda = Some(l);
+    Ok(l)
+}
+
+/// `x·W + b` in f32.
+fn predict(map: &LinearMap, x: ArrayView2<'_, f32>) -> Array2<f32> {
+    let w = map.weight.mapv(|v| v as f32);
+    let b: Vec<f32> = map.bias.iter().map(|&v| v as f32).collect();
+    crate::gemm::project(x, w.view(), Some(&b))
+}
+
+/// Ridge plus a kernel residual: γ, λ and m tuned with tuning fold 0 of the kept training
+/// pairs held out (the ridge under it fitted on the other folds), then the residual refitted
+/// on every kept training pair and the candidate scored on the validation split.
+fn kernel_candidate(
+    train: &PairStats,
+    folds: &[PairStats],
+    cfg: &FitConfig,
+    ridge_lambda: &mut Option<f64>,
+    reservoir: &(Array2<f32>, Array2<f32>, Vec<usize>),
+    x_val: &Array2<f32>,
+    y_val: &Array2<f32>,
+) -> Result<(Candidate, KernelParams)> {
+    let l = ridge_lambda_for(train, folds, cfg, ridge_lambda)?;
+    let (x, y, fold) = reservoir;
+    let inner_val: Vec<usize> = (0..fold.len()).filter(|&i| fold[i] == 0).collect();
+    let inner_tr: Vec<usize> = (0..fold.len()).filter(|&i| fold[i] != 0).collect();
+    if inner_val.len() < 5 || inner_tr.len() < 5 {
+        return Err(TrainError::TooFewPairs {
+            pairs: fold.len(),
+            min: 50,
+        });
+    }
+    let mut rest = PairStats::new(train.d_in(), train.d_out());
+    folds.iter().skip(1).for_each(|f| rest.merge(f));
+    let base_inner = methods::ridge(&rest, l)?;
+    let (x_tr, y_tr) = (x.select(Axis(0), &inner_tr), y.select(Axis(0), &inner_tr));
+    let (x_iv, y_iv) = (x.select(Axis(0), &inner_val), y.select(Axis(0), &inner_val));
+    let r_tr = &y_tr - &predict(&base_inner, x_tr.view());
+    let base_iv = predict(&base_inner, x_iv.view());
+    let (tuned, _) = kernel::tune(
+        x_tr.view(),
+        r_tr.view(),
+        x_iv.view(),
+        base_iv.view(),
+        y_iv.view(),
+    )?;
+    let params = tuned.for_rows(x_tr.nrows(), x.nrows());
+    let base = methods::ridge(train, l)?;
+    let r = y - &predict(&base, x.view());
+    let residual = kernel::fit_residual(x.view(), r.view(), params)?;
+    let mut pred = predict(&base, x_val.view());
+    pred += &residual.apply(x_val.view());
+    let (d_in, d_out) = (train.d_in(), train.d_out());
+    Ok((
+        Candidate {
+            method: Method::Kernel,
+            lambda: Some(l),
+            rank: None,
+            heldout_cosine: kernel::mean_cosine(pred.view(), y_val.view()),
+            parameters: parameters(Method::Ridge, d_in, d_out, None) + residual.parameters(),
+            kernel: Some(params),
+        },
+        params,
+    ))
+}
+
+/// A bounded, row-order-independent sample of pairs: those whose seeded id hash is lowest.
+struct Reservoir {
+    cap: usize,
+    d_in: usize,
+    d_out: usize,
+    keys: Vec<u64>,
+    folds: Vec<usize>,
+    x: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl Reservoir {
+    fn new(cap: usize, d_in: usize, d_out: usize) -> Self {
+        Reservoir {
+            cap,
+            d_in,
+            d_out,
+            keys: Vec::new(),
+            folds: Vec::new(),
+            x: Vec::new(),
+            y: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, key: u64, fold: usize, x: &[f32], y: &[f32]) {
+        if self.cap == 0 {
+            return;
+        }
+        self.keys.push(key);
+        self.folds.push(fold);
+        self.x.extend_from_slice(x);
+        self.y.extend_from_slice(y);
+        if self.keys.len() >= 2 * self.cap {
+            *self = self.compacted();
+        }
+    }
+
+    /// The `cap` rows of lowest key, in key order.
+    fn compacted(&self) -> Reservoir {
+        let mut order: Vec<usize> = (0..self.keys.len()).collect();
+        order.sort_unstable_by_key(|&i| (self.keys[i], i));
+        order.truncate(self.cap);
+        let mut out = Reservoir::new(self.cap, self.d_in, self.d_out);
+        for i in order {
+            out.keys.push(self.keys[i]);
+            out.folds.push(self.folds[i]);
+            out.x
+                .extend_from_slice(&self.x[i * self.d_in..(i + 1) * self.d_in]);
+            out.y
+                .extend_from_slice(&self.y[i * self.d_out..(i + 1) * self.d_out]);
+        }
+        out
+    }
+
+    /// Inputs, targets and tuning folds of the kept rows, in key order.
+    fn sorted(&self) -> (Array2<f32>, Array2<f32>, Vec<usize>) {
+        let r = self.compacted();
+        let n = r.keys.len();
+        (
+            Array2::from_shape_vec((n, self.d_in), r.x).expect("reservoir shape"),
+            Array2::from_shape_vec((n, self.d_out), r.y).expect("reservoir shape"),
+            r.folds,
+        )
+    }
 }
 
 /// Fits one concrete method with its hyper-parameters fixed.
@@ -452,7 +683,8 @@ pub fn build(
     rank: Option<usize>,
 ) -> Result<LinearMap> {
     match method {
-        Method::Ridge => methods::ridge(stats, lambda.unwrap_or(0.0)),
+        // The kernel shim's affine part is the ridge map under its residual.
+        Method::Ridge | Method::Kernel => methods::ridge(stats, lambda.unwrap_or(0.0)),
         Method::Procrustes => methods::procrustes(stats),
         Method::Lowrank => {
             let r = rank.unwrap_or(stats.d_in().min(stats.d_out()));
@@ -469,7 +701,7 @@ pub fn build(
 pub fn parameters(method: Method, d_in: usize, d_out: usize, rank: Option<usize>) -> usize {
     let k = d_in.min(d_out);
     match method {
-        Method::Ridge | Method::Auto => d_in * d_out + d_out,
+        Method::Ridge | Method::Kernel | Method::Auto => d_in * d_out + d_out,
         // A semi-orthogonal matrix has d_in·d_out − k(k+1)/2 degrees of freedom; plus the scale.
         Method::Procrustes => d_in * d_out - k * (k + 1) / 2 + 1 + d_out,
         Method::Lowrank => rank.unwrap_or(k) * (d_in + d_out) + d_out,

@@ -29,6 +29,7 @@ pub mod eval;
 mod fit;
 mod gemm;
 pub mod hash;
+pub mod kernel;
 mod linalg;
 mod map;
 pub mod methods;

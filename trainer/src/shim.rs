@@ -18,6 +18,7 @@ use shimkit_data::normalize_rows;
 use crate::direction::Direction;
 use crate::error::{Result, TrainError};
 use crate::fit::{Candidate, FitOutcome};
+use crate::kernel::KernelResidual;
 
 /// Everything an artifact says about a shim besides its numbers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -45,6 +46,13 @@ pub struct ShimMeta {
     pub normalize_input: bool,
     /// Outputs are L2-normalised by default (`shimkit project --no-normalize` overrides).
     pub normalize_output: bool,
+    /// A `kernel` shim's residual: RBF width γ, landmark count m, and its penalty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_gamma: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_landmarks: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_lambda: Option<f64>,
 }
 
 /// A candidate's score as stored in the artifact.
@@ -90,16 +98,22 @@ impl ShimMeta {
             created: crate::artifact::now_rfc3339(),
             normalize_input: true,
             normalize_output: true,
+            kernel_gamma: None,
+            kernel_landmarks: None,
+            kernel_lambda: None,
         }
     }
 }
 
-/// `y = normalize(x)·weight + bias`, then optionally normalised.
+/// `y = normalize(x)·weight + bias [+ kernel residual of normalize(x)]`, then optionally
+/// normalised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shim {
     /// source_dim × target_dim.
     pub weight: Array2<f32>,
     pub bias: Array1<f32>,
+    /// The non-linear correction of a `kernel` shim.
+    pub kernel: Option<KernelResidual>,
     pub meta: ShimMeta,
 }
 
@@ -126,15 +140,27 @@ impl Shim {
             .iter()
             .map(CandidateRecord::from)
             .collect();
-        Shim::new(
+        if let Some(k) = &outcome.kernel {
+            meta.kernel_gamma = Some(k.gamma as f64);
+            meta.kernel_landmarks = Some(k.landmarks());
+            meta.kernel_lambda = outcome.chosen.kernel.map(|p| p.lambda);
+        }
+        let mut shim = Shim::new(
             outcome.map.weight.mapv(|v| v as f32),
             outcome.map.bias.mapv(|v| v as f32),
             meta,
-        )
+        );
+        shim.kernel = outcome.kernel.clone();
+        shim
     }
 
     pub fn new(weight: Array2<f32>, bias: Array1<f32>, meta: ShimMeta) -> Self {
-        Shim { weight, bias, meta }
+        Shim {
+            weight,
+            bias,
+            kernel: None,
+            meta,
+        }
     }
 
     pub fn source_dim(&self) -> usize {
@@ -163,7 +189,10 @@ impl Shim {
             x.to_owned()
         };
         let bias = self.bias.as_slice().expect("contiguous bias");
-        let out = crate::gemm::project(input.view(), self.weight.view(), Some(bias));
+        let mut out = crate::gemm::project(input.view(), self.weight.view(), Some(bias));
+        if let Some(k) = &self.kernel {
+            out += &k.apply(input.view());
+        }
         Ok(if normalize { normalize_rows(out) } else { out })
     }
 }

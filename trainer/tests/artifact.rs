@@ -119,3 +119,51 @@ fn apply_checks_the_input_dimension() {
         .to_string();
     assert!(e.contains("4 dimensions, the shim maps 3"), "{e}");
 }
+
+#[test]
+fn a_kernel_shim_round_trips_bit_exact_as_format_version_2() {
+    use shimkit_trainer::kernel::KernelResidual;
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("k.safetensors");
+    let mut s = shim();
+    s.meta.method = "kernel".into();
+    s.meta.kernel_gamma = Some(1.5);
+    s.meta.kernel_landmarks = Some(4);
+    s.kernel = Some(KernelResidual {
+        landmarks: Array2::from_shape_fn((4, 3), |(i, j)| ((i + j) as f32).sin()),
+        coef: Array2::from_shape_fn((4, 5), |(i, j)| (i as f32 - j as f32) * 1e-3 + 1e-7),
+        gamma: 1.5,
+    });
+    artifact::save(&s, &path).unwrap();
+    let back = artifact::load(&path).unwrap();
+    assert_eq!(back, s, "weights, kernel tensors and metadata bit for bit");
+    let bytes = std::fs::read(&path).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    assert_eq!(header.metadata().as_ref().unwrap()["format_version"], "2");
+    // The affine shim stays version 1, readable by the shimkit that wrote version 1 only.
+    artifact::save(&shim(), &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    assert_eq!(header.metadata().as_ref().unwrap()["format_version"], "1");
+}
+
+#[test]
+fn a_kernel_shim_missing_a_tensor_is_refused() {
+    let tensors = vec![
+        ("weight", Dtype::F32, vec![3, 5], f32s(15)),
+        ("bias", Dtype::F32, vec![5], f32s(5)),
+        ("kernel.landmarks", Dtype::F32, vec![2, 3], f32s(6)),
+        ("kernel.gamma", Dtype::F32, vec![1], f32s(1)),
+    ];
+    let msg = err(&raw(tensors, good_meta()));
+    assert!(msg.contains("kernel") && msg.contains("missing"), "{msg}");
+    let tensors = vec![
+        ("weight", Dtype::F32, vec![3, 5], f32s(15)),
+        ("bias", Dtype::F32, vec![5], f32s(5)),
+        ("kernel.landmarks", Dtype::F32, vec![2, 4], f32s(8)),
+        ("kernel.coef", Dtype::F32, vec![2, 5], f32s(10)),
+        ("kernel.gamma", Dtype::F32, vec![1], f32s(1)),
+    ];
+    let msg = err(&raw(tensors, good_meta()));
+    assert!(msg.contains("do not fit a 3→5 shim"), "{msg}");
+}
