@@ -231,6 +231,10 @@ pub struct EvalOptions {
         default_value = "100,250,500,1000,2000,5000,10000,20000,50000"
     )]
     pub curve: Vec<usize>,
+    /// Also score each shim path with CSLS, the hubness correction at search time
+    /// (paths shim-query+csls:<method> and shim-doc+csls:<method>).
+    #[arg(long)]
+    pub csls: bool,
     /// Write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,

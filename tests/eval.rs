@@ -347,6 +347,7 @@ fn eval_works_on_a_generated_set_with_other_model_names() {
         "200",
         "--curve",
         "100",
+        "--csls",
         "--json",
         json.to_str().unwrap(),
         "--save-shims",
@@ -364,6 +365,10 @@ fn eval_works_on_a_generated_set_with_other_model_names() {
             .unwrap()
             > 0.5
     );
+    for name in ["shim-query+csls:ridge", "shim-doc+csls:auto"] {
+        assert!(path(&r, name)["ndcg@10"].as_f64().unwrap() > 0.0, "{name}");
+    }
+    // The numpy check recomputes the CSLS paths of the ridge shims too.
     numpy_agrees(set.to_str().unwrap(), "old", "new", &json, &shims);
 }
 

@@ -82,6 +82,7 @@ pub fn run_eval(
         resamples: opts.resamples,
         curve: opts.curve.clone(),
         target: opts.gate.unwrap_or(0.95),
+        csls: opts.csls,
         cost: CostInputs {
             docs: opts.cost_docs,
             tokens_per_doc: opts.tokens_per_doc,

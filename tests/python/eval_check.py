@@ -67,6 +67,15 @@ def rank(q, d, depth, rows=None):
     return out
 
 
+def rank_offset(q, d, offset, depth):
+    s = q @ d.T + offset[None, :]
+    out = []
+    for i in range(s.shape[0]):
+        order = np.lexsort((np.arange(d.shape[0]), -s[i]))[:depth]
+        out.append([(int(j), float(s[i, j])) for j in order])
+    return out
+
+
 def fuse(a, b, depth, score):
     out = []
     for ra, rb in zip(a, b):
@@ -142,6 +151,23 @@ def main():
     }
     projected = shim("doc-side-ridge")(od)
     paths["shim-doc:ridge"] = rank(nq, projected, depth)
+    if "shim-query+csls:ridge" in {p["name"] for p in report["paths"]}:
+        # CSLS: rank by q.d - r(d)/2, r(d) = mean cosine of d to its 10 nearest points on
+        # the other side of the map, never counting the same document.
+        train = order[:n_train]
+
+        def offsets(index, other):
+            s = index @ other.T
+            for j, i in enumerate(train):
+                s[i, j] = -np.inf
+            top = -np.sort(-s, axis=1)[:, :10]
+            return (-top.astype(np.float64).mean(axis=1) / 2).astype(np.float32)
+
+        mapped_q = shim("query-side-ridge")(nq)
+        off = offsets(od, shim("query-side-ridge")(nd[train]))
+        paths["shim-query+csls:ridge"] = rank_offset(mapped_q, od, off, depth)
+        off = offsets(projected, nd[train])
+        paths["shim-doc+csls:ridge"] = rank_offset(nq, projected, off, depth)
     for f in report_fractions(report):
         m = int(np.floor(f * len(docs) + 0.5))
         mixed = projected.copy()

@@ -10,6 +10,7 @@
 
 mod bootstrap;
 mod cost;
+mod csls;
 mod data;
 pub mod metrics;
 mod recommend;
@@ -19,10 +20,11 @@ mod search;
 
 pub use bootstrap::Resamples;
 pub use cost::{CostInputs, CostReport, ReembedCost, ShimTimings};
+pub use csls::{CSLS_K, csls_offsets};
 pub use data::{AlignNotes, EvalData};
 pub use recommend::recommend;
 pub use report::{
     CurvePoint, CurveSide, EvalReport, FitRecord, PathKind, PathResult, Recommendation,
 };
 pub use run::{EvalConfig, Evaluation, RRF_K, default_train_pairs, evaluate, sample_order};
-pub use search::{Hit, Ranking, TopK, rank_order, search, search_subset};
+pub use search::{Hit, Ranking, TopK, rank_order, search, search_offset, search_subset};

@@ -9,11 +9,12 @@ use crate::direction::Direction;
 use crate::error::{Result, TrainError};
 use crate::eval::bootstrap::Resamples;
 use crate::eval::cost::{CostInputs, CostReport, ShimTimings};
+use crate::eval::csls::{CSLS_K, csls_offsets};
 use crate::eval::data::{AlignNotes, EvalData};
 use crate::eval::metrics::{QueryScores, score_query};
 use crate::eval::recommend::recommend;
 use crate::eval::report::{CurvePoint, CurveSide, EvalReport, FitRecord, PathKind, PathResult};
-use crate::eval::search::{Hit, Ranking, rank_order, search, search_subset};
+use crate::eval::search::{Hit, Ranking, rank_order, search, search_offset, search_subset};
 use crate::fit::{FitConfig, Method, fit};
 use crate::hash::{fnv1a, mix};
 use crate::shim::Shim;
@@ -39,6 +40,8 @@ pub struct EvalConfig {
     pub curve: Vec<usize>,
     /// Retention the recommended path should keep (the gate's value when one is given).
     pub target: f64,
+    /// Also score every shim path with the CSLS hubness correction (`shim-query+csls:*`).
+    pub csls: bool,
     pub cost: CostInputs,
     pub old_name: String,
     pub new_name: String,
@@ -55,6 +58,7 @@ impl Default for EvalConfig {
             resamples: 1000,
             curve: vec![100, 250, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000],
             target: 0.95,
+            csls: false,
             cost: CostInputs::default(),
             old_name: "old".into(),
             new_name: "new".into(),
@@ -149,6 +153,7 @@ pub fn evaluate(
     let mut query_side = Vec::new();
     let mut doc_side = Vec::new();
     let mut projected = Vec::new();
+    let (mut csls_query, mut csls_doc) = (Vec::new(), Vec::new());
     let query_fits = fit_methods(
         new_train.view(),
         old_train.view(),
@@ -184,12 +189,45 @@ pub fn evaluate(
             reembedded: 0.0,
             hits: search(data.new_queries.view(), corpus.view(), depth),
         });
+        if cfg.csls {
+            // Query-side: old documents penalised by their closeness to the mapped
+            // training documents; doc-side: projected documents by their closeness to the
+            // training documents' real new vectors. A document is never its own neighbour.
+            let mapped_train = q_shim.apply(new_train.view(), true)?;
+            let same = |i: usize, j: usize| train[j] == i;
+            let offsets = csls_offsets(data.old_docs.view(), mapped_train.view(), CSLS_K, same);
+            csls_query.push(Built {
+                name: format!("shim-query+csls:{method}"),
+                kind: PathKind::ShimQuery,
+                reembedded: 0.0,
+                hits: search_offset(
+                    mapped_queries.view(),
+                    data.old_docs.view(),
+                    Some(&offsets),
+                    depth,
+                ),
+            });
+            let offsets = csls_offsets(corpus.view(), new_train.view(), CSLS_K, same);
+            csls_doc.push(Built {
+                name: format!("shim-doc+csls:{method}"),
+                kind: PathKind::ShimDoc,
+                reembedded: 0.0,
+                hits: search_offset(
+                    data.new_queries.view(),
+                    corpus.view(),
+                    Some(&offsets),
+                    depth,
+                ),
+            });
+        }
         projected.push((method, corpus));
         shims.push((format!("query-side:{method}"), q_shim));
         shims.push((format!("doc-side:{method}"), d_shim));
     }
     built.extend(query_side);
     built.extend(doc_side);
+    built.extend(csls_query);
+    built.extend(csls_doc);
 
     for &f in &cfg.backfill {
         let m = (f * n as f64).round() as usize;

@@ -96,6 +96,20 @@ const QUERY_BLOCK: usize = 1_024;
 
 /// The `k` best documents (rows of `docs`) for every row of `queries`, by inner product.
 pub fn search(queries: ArrayView2<'_, f32>, docs: ArrayView2<'_, f32>, k: usize) -> Vec<Ranking> {
+    search_offset(queries, docs, None, k)
+}
+
+/// [`search`] by `q·d + offset[d]`: a per-document term added to every score, as hubness
+/// corrections such as CSLS need.
+pub fn search_offset(
+    queries: ArrayView2<'_, f32>,
+    docs: ArrayView2<'_, f32>,
+    offset: Option<&[f32]>,
+    k: usize,
+) -> Vec<Ranking> {
+    if let Some(o) = offset {
+        assert_eq!(o.len(), docs.nrows(), "one offset a document");
+    }
     assert_eq!(
         queries.ncols(),
         docs.ncols(),
@@ -130,12 +144,22 @@ pub fn search(queries: ArrayView2<'_, f32>, docs: ArrayView2<'_, f32>, k: usize)
             );
             tops.par_iter_mut()
                 .zip(scores.as_slice().expect("standard layout").par_chunks(b))
-                .for_each(|(top, row)| {
-                    for (j, &score) in row.iter().enumerate() {
-                        top.push(Hit {
-                            doc: (d_start + j) as u32,
-                            score,
-                        });
+                .for_each(|(top, row)| match offset {
+                    None => {
+                        for (j, &score) in row.iter().enumerate() {
+                            top.push(Hit {
+                                doc: (d_start + j) as u32,
+                                score,
+                            });
+                        }
+                    }
+                    Some(o) => {
+                        for (j, (&score, &add)) in row.iter().zip(&o[d_start..]).enumerate() {
+                            top.push(Hit {
+                                doc: (d_start + j) as u32,
+                                score: score + add,
+                            });
+                        }
                     }
                 });
         }
