@@ -137,8 +137,8 @@ pub struct FitArgs {
     /// New-model embeddings of (some of) the same ids (repeatable).
     #[arg(long, required = true, num_args = 1..)]
     pub new: Vec<PathBuf>,
-    /// ridge, procrustes, lowrank, kernel (ridge plus an RBF kernel residual), or auto (the
-    /// best of them on held-out pairs).
+    /// ridge, procrustes, lowrank, kernel (ridge plus an RBF kernel residual), cluster
+    /// (per-cluster affine maps, soft-blended), or auto (the best on held-out pairs).
     #[arg(long, default_value = "auto")]
     pub method: shimkit_trainer::Method,
     /// old-to-new (doc-side: project stored vectors) or new-to-old (query-side).
@@ -202,11 +202,11 @@ pub struct ProjectArgs {
 /// Settings shared by `eval` and `demo`.
 #[derive(Debug, Args, Clone)]
 pub struct EvalOptions {
-    /// Methods to fit, comma-separated (ridge, procrustes, lowrank, kernel, auto).
+    /// Methods to fit, comma-separated (ridge, procrustes, lowrank, kernel, cluster, auto).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ridge,procrustes,lowrank,kernel,auto"
+        default_value = "ridge,procrustes,lowrank,kernel,cluster,auto"
     )]
     pub methods: Vec<shimkit_trainer::Method>,
     /// Training documents (default: min(2000, half the corpus)), a seeded random sample.

@@ -139,6 +139,7 @@ fn numpy_applies_a_shim_artifact_like_shimkit_project() {
         ("procrustes", "old-to-new", "queries.minilm.parquet"),
         ("kernel", "new-to-old", "queries.mpnet.parquet"),
         ("kernel", "old-to-new", "corpus.minilm.parquet"),
+        ("cluster", "old-to-new", "corpus.minilm.parquet"),
     ] {
         let shim = d.path().join(format!("{method}-{direction}.safetensors"));
         let out = d.path().join(format!("{method}-{direction}.parquet"));

@@ -3,8 +3,8 @@
 dump FILE OUT: read FILE with pyarrow, write OUT.ids (one id a line), OUT.f32 (the vectors,
   little-endian float32, row-major) and OUT.schema.
 apply SHIM INPUT PROJECTED: load the shim with safetensors.numpy, apply it to INPUT the
-  documented way (affine, plus the RBF residual of a kernel shim), and check that PROJECTED (shimkit project's output) holds the same
-  vectors to 1e-6 (1e-5 for a kernel shim); prints the largest difference.
+  documented way (affine; plus the RBF residual of a kernel shim; blended per-cluster maps for a cluster shim), and check that PROJECTED (shimkit project's output) holds the same
+  vectors to 1e-6 (1e-5 for kernel and cluster shims); prints the largest difference.
 write DIR: write Parquet files the way pyarrow users do, each with the ids and float32
   values shimkit must read from it (float64 and float16 inputs are rounded by numpy, the
   reference for what "the same value" means).
@@ -83,6 +83,13 @@ def apply(shim, inp, projected):
         gamma = float(t["kernel.gamma"][0])
         k = np.exp(2 * gamma * (x @ t["kernel.landmarks"].astype(np.float64).T - 1))
         y = y + k @ t["kernel.coef"].astype(np.float64)
+    if "cluster.weights" in t:  # cluster shims (format version 2): blended maps replace y
+        assert meta["format_version"] == "2", meta
+        a = float(t["cluster.temperature"][0]) * (x @ t["cluster.centroids"].astype(np.float64).T)
+        a = np.exp(a - a.max(axis=1, keepdims=True))
+        a /= a.sum(axis=1, keepdims=True)
+        per = np.einsum("ni,cio->nco", x, t["cluster.weights"].astype(np.float64))
+        y = np.einsum("nc,nco->no", a, per + t["cluster.biases"].astype(np.float64))
     if info["normalize_output"]:
         y = y / np.linalg.norm(y, axis=1, keepdims=True)
     out = pq.read_table(projected)
@@ -92,8 +99,9 @@ def apply(shim, inp, projected):
     print(f"max abs difference {diff:.3e}")
     # numpy works in f64, shimkit in f32: 1e-6 for affine shims; a kernel shim's features
     # pass an f32 product through exp(2γ(·)), which scales its rounding by 2γ (up to 16),
-    # and then a second product, so 1e-5 there.
-    tol = 1e-5 if "kernel.coef" in t else 1e-6
+    # and then a second product, and a cluster shim's assignments pass one through
+    # exp(β·) (β up to 20), so 1e-5 for both.
+    tol = 1e-5 if "kernel.coef" in t or "cluster.weights" in t else 1e-6
     if diff > tol:
         sys.exit(f"numpy and shimkit project differ by {diff} (tolerance {tol})")
 

@@ -2,8 +2,11 @@
 //!
 //! Tensors: `weight` (F32, [source_dim, target_dim]) and `bias` (F32, [target_dim]); a
 //! `kernel` shim adds `kernel.landmarks` (F32, [m, source_dim]), `kernel.coef` (F32,
-//! [m, target_dim]) and `kernel.gamma` (F32, [1]), and is format version 2, so that a
-//! shimkit that knows only affine shims refuses it instead of dropping the residual.
+//! [m, target_dim]) and `kernel.gamma` (F32, [1]); a `cluster` shim adds
+//! `cluster.centroids` ([k, source_dim]), `cluster.weights` ([k, source_dim, target_dim]),
+//! `cluster.biases` ([k, target_dim]) and `cluster.temperature` ([1]). Shims with an
+//! adapter are format version 2, so that a shimkit that knows only affine shims refuses
+//! them instead of dropping the adapter.
 //! Metadata (safetensors' string map): `format` = `shimkit.shim`, `format_version`, and
 //! `shim`, a JSON object with every field of [`ShimMeta`]. In numpy:
 //!
@@ -14,6 +17,10 @@
 //! y = x @ t["weight"] + t["bias"]
 //! if "kernel.coef" in t:                                 # kernel shims
 //!     y += np.exp(2 * t["kernel.gamma"][0] * (x @ t["kernel.landmarks"].T - 1)) @ t["kernel.coef"]
+//! if "cluster.weights" in t:                             # cluster shims: replaces y
+//!     a = t["cluster.temperature"][0] * (x @ t["cluster.centroids"].T)
+//!     a = np.exp(a - a.max(axis=1, keepdims=True)); a /= a.sum(axis=1, keepdims=True)
+//!     y = np.einsum("nc,ncd->nd", a, np.einsum("ni,cio->nco", x, t["cluster.weights"]) + t["cluster.biases"])
 //! y = y / np.linalg.norm(y, axis=1, keepdims=True)      # normalize_output
 //! ```
 
@@ -24,12 +31,14 @@ use ndarray::{Array1, Array2};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::{SafeTensors, serialize};
 
+use crate::adapter::Adapter;
+use crate::cluster::ClusterMaps;
 use crate::error::{Result, TrainError};
 use crate::kernel::KernelResidual;
 use crate::shim::{Shim, ShimMeta};
 
 pub const FORMAT: &str = "shimkit.shim";
-/// The newest version this shimkit writes and reads: 1 for affine shims, 2 with a kernel.
+/// The newest version this shimkit writes and reads: 1 for affine shims, 2 with an adapter.
 pub const FORMAT_VERSION: u32 = 2;
 
 /// Writes the shim to `path` atomically (temporary file, then rename).
@@ -53,13 +62,7 @@ pub fn to_bytes(shim: &Shim) -> Result<Vec<u8>> {
     }
     let weight = le_bytes(shim.weight.iter().copied());
     let bias = le_bytes(shim.bias.iter().copied());
-    let kernel_bytes = shim.kernel.as_ref().map(|k| {
-        (
-            le_bytes(k.landmarks.iter().copied()),
-            le_bytes(k.coef.iter().copied()),
-            le_bytes(std::iter::once(k.gamma)),
-        )
-    });
+    let extra = adapter_tensors(shim).map_err(invalid)?;
     let mut tensors = vec![
         (
             "bias",
@@ -76,29 +79,13 @@ pub fn to_bytes(shim: &Shim) -> Result<Vec<u8>> {
             .map_err(|e| invalid(e.to_string()))?,
         ),
     ];
-    let mut version = 1;
-    if let (Some(k), Some((landmarks, coef, gamma))) = (&shim.kernel, &kernel_bytes) {
-        let (m, d_in) = k.landmarks.dim();
-        if d_in != shim.weight.nrows() || k.coef.dim() != (m, shim.weight.ncols()) {
-            return Err(invalid(format!(
-                "kernel landmarks {m}×{d_in} and coefficients {:?} do not fit a {}→{} shim",
-                k.coef.dim(),
-                shim.weight.nrows(),
-                shim.weight.ncols()
-            )));
-        }
-        for (name, shape, data) in [
-            ("kernel.landmarks", vec![m, d_in], landmarks),
-            ("kernel.coef", vec![m, k.coef.ncols()], coef),
-            ("kernel.gamma", vec![1], gamma),
-        ] {
-            tensors.push((
-                name,
-                TensorView::new(Dtype::F32, shape, data).map_err(|e| invalid(e.to_string()))?,
-            ));
-        }
-        version = 2;
+    for (name, shape, data) in &extra {
+        tensors.push((
+            name,
+            TensorView::new(Dtype::F32, shape.clone(), data).map_err(|e| invalid(e.to_string()))?,
+        ));
     }
+    let version = if shim.adapter.is_some() { 2 } else { 1 };
     let meta_json = serde_json::to_string(&shim.meta).map_err(|e| invalid(e.to_string()))?;
     let metadata = HashMap::from([
         ("format".to_owned(), FORMAT.to_owned()),
@@ -170,47 +157,161 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Shim, String> {
     }
     let weight = Array2::from_shape_vec((rows, cols), weight.0).map_err(|e| e.to_string())?;
     let mut shim = Shim::new(weight, Array1::from(bias.0), info);
-    shim.kernel = load_kernel(&st, rows, cols)?;
+    shim.adapter = load_adapter(&st, rows, cols)?;
     Ok(shim)
 }
 
-/// The kernel residual's tensors, all three or none.
-fn load_kernel(
+type Tensor = (&'static str, Vec<usize>, Vec<u8>);
+
+/// The adapter's tensors, shapes checked against the affine part.
+fn adapter_tensors(shim: &Shim) -> std::result::Result<Vec<Tensor>, String> {
+    let (d_in, d_out) = shim.weight.dim();
+    Ok(match &shim.adapter {
+        None => Vec::new(),
+        Some(Adapter::Kernel(k)) => {
+            let m = k.landmarks.nrows();
+            if k.landmarks.ncols() != d_in || k.coef.dim() != (m, d_out) {
+                return Err(format!(
+                    "kernel landmarks {:?} and coefficients {:?} do not fit a {d_in}→{d_out} shim",
+                    k.landmarks.dim(),
+                    k.coef.dim()
+                ));
+            }
+            vec![
+                (
+                    "kernel.landmarks",
+                    vec![m, d_in],
+                    le_bytes(k.landmarks.iter().copied()),
+                ),
+                (
+                    "kernel.coef",
+                    vec![m, d_out],
+                    le_bytes(k.coef.iter().copied()),
+                ),
+                ("kernel.gamma", vec![1], le_bytes(std::iter::once(k.gamma))),
+            ]
+        }
+        Some(Adapter::Cluster(c)) => {
+            let k = c.centroids.nrows();
+            if c.centroids.ncols() != d_in
+                || c.weights.dim() != (k, d_in, d_out)
+                || c.biases.dim() != (k, d_out)
+            {
+                return Err(format!(
+                    "cluster tensors {:?}, {:?}, {:?} do not fit a {d_in}→{d_out} shim",
+                    c.centroids.dim(),
+                    c.weights.dim(),
+                    c.biases.dim()
+                ));
+            }
+            vec![
+                (
+                    "cluster.centroids",
+                    vec![k, d_in],
+                    le_bytes(c.centroids.iter().copied()),
+                ),
+                (
+                    "cluster.weights",
+                    vec![k, d_in, d_out],
+                    le_bytes(c.weights.iter().copied()),
+                ),
+                (
+                    "cluster.biases",
+                    vec![k, d_out],
+                    le_bytes(c.biases.iter().copied()),
+                ),
+                (
+                    "cluster.temperature",
+                    vec![1],
+                    le_bytes(std::iter::once(c.temperature)),
+                ),
+            ]
+        }
+    })
+}
+
+/// The adapter in a file: every tensor of one kind, or none of either.
+fn load_adapter(
     st: &SafeTensors<'_>,
     d_in: usize,
     d_out: usize,
-) -> std::result::Result<Option<KernelResidual>, String> {
-    let names = ["kernel.landmarks", "kernel.coef", "kernel.gamma"];
-    let present = names.iter().filter(|n| st.tensor(n).is_ok()).count();
-    if present == 0 {
-        return Ok(None);
+) -> std::result::Result<Option<Adapter>, String> {
+    const KERNEL: [&str; 3] = ["kernel.landmarks", "kernel.coef", "kernel.gamma"];
+    const CLUSTER: [&str; 4] = [
+        "cluster.centroids",
+        "cluster.weights",
+        "cluster.biases",
+        "cluster.temperature",
+    ];
+    let count = |names: &[&str]| names.iter().filter(|n| st.tensor(n).is_ok()).count();
+    let (kernel, cluster) = (count(&KERNEL), count(&CLUSTER));
+    if kernel > 0 && cluster > 0 {
+        return Err("it holds both kernel and cluster tensors".into());
     }
-    if present < names.len() {
-        return Err(format!(
-            "a kernel shim needs all of {names:?}; some are missing"
-        ));
+    let finite = |v: &[f32], what: &str| {
+        if v.iter().all(|x| x.is_finite()) {
+            Ok(())
+        } else {
+            Err(format!("{what} holds a value that is not finite"))
+        }
+    };
+    if kernel > 0 {
+        if kernel < KERNEL.len() {
+            return Err(format!(
+                "a kernel shim needs all of {KERNEL:?}; some are missing"
+            ));
+        }
+        let (landmarks, ls) = f32_tensor(st, "kernel.landmarks", 2)?;
+        let (coef, cs) = f32_tensor(st, "kernel.coef", 2)?;
+        let (gamma, gs) = f32_tensor(st, "kernel.gamma", 1)?;
+        if ls[1] != d_in || cs != [ls[0], d_out] || gs != [1] {
+            return Err(format!(
+                "kernel.landmarks {ls:?} and kernel.coef {cs:?} do not fit a {d_in}→{d_out} shim"
+            ));
+        }
+        finite(&landmarks, "kernel.landmarks")?;
+        finite(&coef, "kernel.coef")?;
+        finite(&gamma, "kernel.gamma")?;
+        return Ok(Some(Adapter::Kernel(KernelResidual {
+            landmarks: Array2::from_shape_vec((ls[0], ls[1]), landmarks)
+                .map_err(|e| e.to_string())?,
+            coef: Array2::from_shape_vec((cs[0], cs[1]), coef).map_err(|e| e.to_string())?,
+            gamma: gamma[0],
+        })));
     }
-    let (landmarks, ls) = f32_tensor(st, "kernel.landmarks", 2)?;
-    let (coef, cs) = f32_tensor(st, "kernel.coef", 2)?;
-    let (gamma, _) = f32_tensor(st, "kernel.gamma", 1)?;
-    if ls[1] != d_in || cs != [ls[0], d_out] || gamma.len() != 1 {
-        return Err(format!(
-            "kernel.landmarks {ls:?} and kernel.coef {cs:?} do not fit a {d_in}→{d_out} shim"
-        ));
+    if cluster > 0 {
+        if cluster < CLUSTER.len() {
+            return Err(format!(
+                "a cluster shim needs all of {CLUSTER:?}; some are missing"
+            ));
+        }
+        let (centroids, cs) = f32_tensor(st, "cluster.centroids", 2)?;
+        let (weights, ws) = f32_tensor(st, "cluster.weights", 3)?;
+        let (biases, bs) = f32_tensor(st, "cluster.biases", 2)?;
+        let (temperature, ts) = f32_tensor(st, "cluster.temperature", 1)?;
+        let k = cs[0];
+        if cs[1] != d_in || ws != [k, d_in, d_out] || bs != [k, d_out] || ts != [1] {
+            return Err(format!(
+                "cluster tensors {cs:?}, {ws:?}, {bs:?} do not fit a {d_in}→{d_out} shim"
+            ));
+        }
+        for (v, what) in [
+            (&centroids, "cluster.centroids"),
+            (&weights, "cluster.weights"),
+            (&biases, "cluster.biases"),
+            (&temperature, "cluster.temperature"),
+        ] {
+            finite(v, what)?;
+        }
+        return Ok(Some(Adapter::Cluster(ClusterMaps {
+            centroids: Array2::from_shape_vec((k, d_in), centroids).map_err(|e| e.to_string())?,
+            weights: ndarray::Array3::from_shape_vec((k, d_in, d_out), weights)
+                .map_err(|e| e.to_string())?,
+            biases: Array2::from_shape_vec((k, d_out), biases).map_err(|e| e.to_string())?,
+            temperature: temperature[0],
+        })));
     }
-    if landmarks
-        .iter()
-        .chain(&coef)
-        .chain(&gamma)
-        .any(|v| !v.is_finite())
-    {
-        return Err("a kernel tensor holds a value that is not finite".into());
-    }
-    Ok(Some(KernelResidual {
-        landmarks: Array2::from_shape_vec((ls[0], ls[1]), landmarks).map_err(|e| e.to_string())?,
-        coef: Array2::from_shape_vec((cs[0], cs[1]), coef).map_err(|e| e.to_string())?,
-        gamma: gamma[0],
-    }))
+    Ok(None)
 }
 
 fn f32_tensor(

@@ -12,9 +12,11 @@ use std::str::FromStr;
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use serde::Serialize;
 
+use crate::adapter::{Adapter, AdapterParams};
+use crate::cluster;
 use crate::error::{Result, TrainError};
 use crate::hash::{Fingerprint, Part, Split, fnv1a, mix};
-use crate::kernel::{self, KernelParams, KernelResidual};
+use crate::kernel;
 use crate::map::LinearMap;
 use crate::methods;
 use crate::stats::PairStats;
@@ -28,16 +30,19 @@ pub enum Method {
     Lowrank,
     /// Ridge plus a residual RBF kernel ridge (Nyström), see [`crate::kernel`].
     Kernel,
+    /// Per-cluster affine maps blended by soft assignment, see [`crate::cluster`].
+    Cluster,
     /// Every method above, the best on held-out pairs wins.
     Auto,
 }
 
 impl Method {
-    pub const CONCRETE: [Method; 4] = [
+    pub const CONCRETE: [Method; 5] = [
         Method::Ridge,
         Method::Procrustes,
         Method::Lowrank,
         Method::Kernel,
+        Method::Cluster,
     ];
 
     /// Methods whose map is affine (x·W + b) and fitted from statistics alone.
@@ -51,6 +56,7 @@ impl Method {
             Method::Procrustes => "procrustes",
             Method::Lowrank => "lowrank",
             Method::Kernel => "kernel",
+            Method::Cluster => "cluster",
             Method::Auto => "auto",
         }
     }
@@ -71,9 +77,10 @@ impl FromStr for Method {
             "procrustes" => Ok(Method::Procrustes),
             "lowrank" => Ok(Method::Lowrank),
             "kernel" => Ok(Method::Kernel),
+            "cluster" => Ok(Method::Cluster),
             "auto" => Ok(Method::Auto),
             other => Err(format!(
-                "unknown method {other:?} (expected ridge, procrustes, lowrank, kernel or auto)"
+                "unknown method {other:?} (expected ridge, procrustes, lowrank, kernel, cluster or auto)"
             )),
         }
     }
@@ -95,9 +102,9 @@ pub struct FitConfig {
     /// Held-out pairs kept as vectors to score candidates on (the rest of the held-out
     /// split still counts in the refit): bounds memory on huge fits.
     pub max_heldout: usize,
-    /// Training pairs kept as vectors for the kernel residual (a seeded sample by id hash
-    /// when there are more): bounds the kernel fit's memory and time.
-    pub max_kernel_pairs: usize,
+    /// Training pairs kept as vectors for the non-linear adapters (a seeded sample by id
+    /// hash when there are more): bounds their fits' memory and time.
+    pub max_adapter_pairs: usize,
 }
 
 impl Default for FitConfig {
@@ -111,7 +118,7 @@ impl Default for FitConfig {
             folds: 5,
             min_pairs: 50,
             max_heldout: 20_000,
-            max_kernel_pairs: 20_000,
+            max_adapter_pairs: 20_000,
         }
     }
 }
@@ -125,8 +132,8 @@ pub struct Candidate {
     /// Mean cosine between mapped and true vectors on the held-out pairs.
     pub heldout_cosine: f64,
     pub parameters: usize,
-    /// The kernel residual's hyper-parameters (method `kernel`).
-    pub kernel: Option<KernelParams>,
+    /// The adapter's hyper-parameters (methods `kernel` and `cluster`).
+    pub adapter: Option<AdapterParams>,
 }
 
 /// The outcome of a fit: the map refitted on all pairs, and how it was chosen.
@@ -134,10 +141,10 @@ pub struct Candidate {
 pub struct FitOutcome {
     /// The affine part of the chosen shim (all of it, for the linear methods).
     pub map: LinearMap,
-    /// The chosen shim's non-linear correction (method `kernel`).
-    pub kernel: Option<KernelResidual>,
-    /// The kernel candidate's correction refitted on all pairs, when it was a candidate.
-    pub kernel_refit: Option<KernelResidual>,
+    /// The chosen shim's non-linear part (methods `kernel` and `cluster`).
+    pub adapter: Option<Adapter>,
+    /// Every non-linear candidate's adapter refitted on all pairs.
+    pub adapter_refits: Vec<Adapter>,
     pub chosen: Candidate,
     pub candidates: Vec<Candidate>,
     pub pairs: usize,
@@ -158,14 +165,15 @@ impl FitOutcome {
         let Some(c) = self.candidates.iter().find(|c| c.method == method) else {
             return Ok(None);
         };
-        let kernel = match method {
-            Method::Kernel => self.kernel_refit.clone(),
-            _ => None,
-        };
+        let adapter = self
+            .adapter_refits
+            .iter()
+            .find(|a| a.method() == method)
+            .cloned();
         Ok(Some(FitOutcome {
             map: build(method, &self.stats, c.lambda, c.rank)?,
-            kernel,
-            kernel_refit: self.kernel_refit.clone(),
+            adapter,
+            adapter_refits: self.adapter_refits.clone(),
             chosen: c.clone(),
             candidates: vec![c.clone()],
             stats: self.stats.clone(),
@@ -252,7 +260,10 @@ pub struct PairAccumulator {
     heldout: PartBuffer,
     kept_x: Vec<f32>,
     kept_y: Vec<f32>,
-    /// Training pairs kept for the kernel residual (empty unless a kernel is fitted).
+    /// Seeded id hashes of the kept held-out pairs, which put them in an order that does
+    /// not depend on the input's.
+    kept_keys: Vec<u64>,
+    /// Training pairs kept for the adapters (empty unless one is fitted).
     reservoir: Reservoir,
     pairs: usize,
     split: Split,
@@ -280,9 +291,10 @@ impl PairAccumulator {
             heldout: PartBuffer::new(d_in, d_out),
             kept_x: Vec::new(),
             kept_y: Vec::new(),
+            kept_keys: Vec::new(),
             reservoir: Reservoir::new(
-                if matches!(cfg.method, Method::Kernel | Method::Auto) {
-                    cfg.max_kernel_pairs
+                if matches!(cfg.method, Method::Kernel | Method::Cluster | Method::Auto) {
+                    cfg.max_adapter_pairs
                 } else {
                     0
                 },
@@ -338,6 +350,7 @@ impl PairAccumulator {
                     if self.kept_x.len() < self.cfg.max_heldout * d_in {
                         self.kept_x.extend_from_slice(sx);
                         self.kept_y.extend_from_slice(sy);
+                        self.kept_keys.push(mix(self.cfg.seed, 4, h));
                     }
                 }
                 Part::Fold(fold) => {
@@ -375,6 +388,12 @@ impl PairAccumulator {
         let kept = self.kept_x.len() / d_in;
         let x_val = Array2::from_shape_vec((kept, d_in), self.kept_x).expect("kept shape");
         let y_val = Array2::from_shape_vec((kept, d_out), self.kept_y).expect("kept shape");
+        let mut by_key: Vec<usize> = (0..kept).collect();
+        by_key.sort_unstable_by_key(|&i| (self.kept_keys[i], i));
+        let (x_val, y_val) = (
+            x_val.select(Axis(0), &by_key),
+            y_val.select(Axis(0), &by_key),
+        );
         let cfg = &self.cfg;
         let methods: Vec<Method> = match cfg.method {
             Method::Auto => Method::CONCRETE.to_vec(),
@@ -382,11 +401,22 @@ impl PairAccumulator {
         };
         let mut candidates = Vec::new();
         let mut ridge_lambda = None;
-        let mut kernel_params = None;
+        let mut adapter_params: Vec<AdapterParams> = Vec::new();
         let reservoir = self.reservoir.sorted();
         for method in methods {
-            let candidate = if method == Method::Kernel {
-                let found = kernel_candidate(
+            let candidate = if method.is_linear() {
+                tune_and_score(
+                    method,
+                    &train,
+                    &folds,
+                    cfg,
+                    &mut ridge_lambda,
+                    &x_val,
+                    &y_val,
+                )?
+            } else {
+                let found = adapter_candidate(
+                    method,
                     &train,
                     &folds,
                     cfg,
@@ -397,27 +427,17 @@ impl PairAccumulator {
                 );
                 match found {
                     Ok((c, params)) => {
-                        kernel_params = Some(params);
+                        adapter_params.push(params);
                         c
                     }
-                    // Under auto a kernel that cannot be fitted (too few pairs to tune it)
-                    // is left out; asked for alone, it is an error.
+                    // Under auto an adapter that cannot be fitted (too few pairs to tune
+                    // it) is left out; asked for alone, it is an error.
                     Err(e) if cfg.method == Method::Auto => {
-                        tracing::warn!("kernel left out of auto: {e}");
+                        tracing::warn!("{method} left out of auto: {e}");
                         continue;
                     }
                     Err(e) => return Err(e),
                 }
-            } else {
-                tune_and_score(
-                    method,
-                    &train,
-                    &folds,
-                    cfg,
-                    &mut ridge_lambda,
-                    &x_val,
-                    &y_val,
-                )?
             };
             tracing::info!(method = %method, cosine = candidate.heldout_cosine, "candidate scored");
             candidates.push(candidate);
@@ -426,26 +446,34 @@ impl PairAccumulator {
         let mut all = train.clone();
         all.merge(&heldout);
         let map = build(chosen.method, &all, chosen.lambda, chosen.rank)?;
-        let kernel_refit = match kernel_params {
-            Some(params) => {
-                let base = methods::ridge(&all, ridge_lambda.unwrap_or(0.0))?;
-                let x = ndarray::concatenate(Axis(0), &[reservoir.0.view(), x_val.view()])
-                    .expect("same width");
-                let y = ndarray::concatenate(Axis(0), &[reservoir.1.view(), y_val.view()])
-                    .expect("same width");
-                let r = &y - &predict(&base, x.view());
-                let params = params.for_rows(reservoir.0.nrows(), x.nrows());
-                Some(kernel::fit_residual(x.view(), r.view(), params)?)
+        let mut adapter_refits = Vec::new();
+        if !adapter_params.is_empty() {
+            let base = methods::ridge(&all, ridge_lambda.unwrap_or(0.0))?;
+            let x = ndarray::concatenate(Axis(0), &[reservoir.0.view(), x_val.view()])
+                .expect("same width");
+            let y = ndarray::concatenate(Axis(0), &[reservoir.1.view(), y_val.view()])
+                .expect("same width");
+            for params in &adapter_params {
+                let tuned_on = reservoir.0.nrows();
+                adapter_refits.push(fit_adapter(
+                    *params,
+                    &base,
+                    ridge_lambda.unwrap_or(0.0),
+                    x.view(),
+                    y.view(),
+                    tuned_on,
+                    cfg.seed,
+                )?);
             }
-            None => None,
-        };
-        let kernel = (chosen.method == Method::Kernel)
-            .then(|| kernel_refit.clone())
-            .flatten();
+        }
+        let adapter = adapter_refits
+            .iter()
+            .find(|a| a.method() == chosen.method)
+            .cloned();
         Ok(FitOutcome {
             map,
-            kernel,
-            kernel_refit,
+            adapter,
+            adapter_refits,
             chosen,
             candidates,
             pairs: self.pairs,
@@ -522,7 +550,7 @@ fn tune_and_score(
         rank,
         heldout_cosine: mean_cosine(&map, x_val, y_val),
         parameters: parameters(method, d_in, d_out, rank),
-        kernel: None,
+        adapter: None,
     })
 }
 
@@ -553,10 +581,12 @@ fn predict(map: &LinearMap, x: ArrayView2<'_, f32>) -> Array2<f32> {
     crate::gemm::project(x, w.view(), Some(&b))
 }
 
-/// Ridge plus a kernel residual: γ, λ and m tuned with tuning fold 0 of the kept training
-/// pairs held out (the ridge under it fitted on the other folds), then the residual refitted
-/// on every kept training pair and the candidate scored on the validation split.
-fn kernel_candidate(
+/// A non-linear candidate on top of ridge: its hyper-parameters tuned with tuning fold 0
+/// of the kept training pairs held out (the ridge under it fitted on the other folds), then
+/// refitted on every kept training pair and scored on the validation split.
+#[allow(clippy::too_many_arguments)]
+fn adapter_candidate(
+    method: Method,
     train: &PairStats,
     folds: &[PairStats],
     cfg: &FitConfig,
@@ -564,7 +594,7 @@ fn kernel_candidate(
     reservoir: &(Array2<f32>, Array2<f32>, Vec<usize>),
     x_val: &Array2<f32>,
     y_val: &Array2<f32>,
-) -> Result<(Candidate, KernelParams)> {
+) -> Result<(Candidate, AdapterParams)> {
     let l = ridge_lambda_for(train, folds, cfg, ridge_lambda)?;
     let (x, y, fold) = reservoir;
     let inner_val: Vec<usize> = (0..fold.len()).filter(|&i| fold[i] == 0).collect();
@@ -580,33 +610,108 @@ fn kernel_candidate(
     let base_inner = methods::ridge(&rest, l)?;
     let (x_tr, y_tr) = (x.select(Axis(0), &inner_tr), y.select(Axis(0), &inner_tr));
     let (x_iv, y_iv) = (x.select(Axis(0), &inner_val), y.select(Axis(0), &inner_val));
-    let r_tr = &y_tr - &predict(&base_inner, x_tr.view());
-    let base_iv = predict(&base_inner, x_iv.view());
-    let (tuned, _) = kernel::tune(
-        x_tr.view(),
-        r_tr.view(),
-        x_iv.view(),
-        base_iv.view(),
-        y_iv.view(),
-    )?;
-    let params = tuned.for_rows(x_tr.nrows(), x.nrows());
+    let params: AdapterParams = match method {
+        Method::Kernel => {
+            let r_tr = &y_tr - &predict(&base_inner, x_tr.view());
+            let base_iv = predict(&base_inner, x_iv.view());
+            let (tuned, _) = kernel::tune(
+                x_tr.view(),
+                r_tr.view(),
+                x_iv.view(),
+                base_iv.view(),
+                y_iv.view(),
+            )?;
+            // Tuned on the inner split; "every input a landmark" stays that on all rows.
+            tuned.for_rows(x_tr.nrows(), x.nrows()).into()
+        }
+        Method::Cluster => {
+            let tuned = cluster::tune(
+                x_tr.view(),
+                y_tr.view(),
+                x_iv.view(),
+                y_iv.view(),
+                &base_inner,
+                l,
+                cfg.seed,
+            )?;
+            let Some((tuned, _)) = tuned else {
+                return Err(TrainError::TooFewPairs {
+                    pairs: fold.len(),
+                    min: 2 * cluster::MIN_PER_CLUSTER * 5 / 4,
+                });
+            };
+            tuned.into()
+        }
+        other => {
+            return Err(TrainError::Invalid {
+                what: "method",
+                message: format!("{other} has no adapter"),
+            });
+        }
+    };
     let base = methods::ridge(train, l)?;
-    let r = y - &predict(&base, x.view());
-    let residual = kernel::fit_residual(x.view(), r.view(), params)?;
-    let mut pred = predict(&base, x_val.view());
-    pred += &residual.apply(x_val.view());
+    let adapter = fit_adapter(params, &base, l, x.view(), y.view(), x.nrows(), cfg.seed)?;
+    let pred = adapter.apply(x_val.view(), || predict(&base, x_val.view()));
     let (d_in, d_out) = (train.d_in(), train.d_out());
+    let affine = match adapter {
+        Adapter::Kernel(_) => parameters(Method::Ridge, d_in, d_out, None),
+        Adapter::Cluster(_) => 0,
+    };
     Ok((
         Candidate {
-            method: Method::Kernel,
+            method,
             lambda: Some(l),
             rank: None,
             heldout_cosine: kernel::mean_cosine(pred.view(), y_val.view()),
-            parameters: parameters(Method::Ridge, d_in, d_out, None) + residual.parameters(),
-            kernel: Some(params),
+            parameters: affine + adapter.parameters(),
+            adapter: Some(params),
         },
         params,
     ))
+}
+
+/// Fits an adapter with fixed hyper-parameters on unit rows `x` → `y`, on top of `base`;
+/// `tuned_on` is the number of rows the parameters were tuned on (see
+/// [`kernel::KernelParams::for_rows`]).
+fn fit_adapter(
+    params: AdapterParams,
+    base: &LinearMap,
+    lambda: f64,
+    x: ArrayView2<'_, f32>,
+    y: ArrayView2<'_, f32>,
+    tuned_on: usize,
+    seed: u64,
+) -> Result<Adapter> {
+    Ok(match params {
+        AdapterParams::Kernel {
+            gamma,
+            lambda: kernel_lambda,
+            landmarks,
+        } => {
+            let p = kernel::KernelParams {
+                gamma,
+                lambda: kernel_lambda,
+                landmarks,
+            }
+            .for_rows(tuned_on, x.nrows());
+            let r = &y - &predict(base, x);
+            Adapter::Kernel(kernel::fit_residual(x, r.view(), p)?)
+        }
+        AdapterParams::Cluster {
+            clusters,
+            temperature,
+        } => Adapter::Cluster(cluster::fit_clusters(
+            x,
+            y,
+            base,
+            lambda,
+            cluster::ClusterParams {
+                clusters,
+                temperature,
+            },
+            seed,
+        )?),
+    })
 }
 
 /// A bounded, row-order-independent sample of pairs: those whose seeded id hash is lowest.
@@ -683,8 +788,10 @@ pub fn build(
     rank: Option<usize>,
 ) -> Result<LinearMap> {
     match method {
-        // The kernel shim's affine part is the ridge map under its residual.
-        Method::Ridge | Method::Kernel => methods::ridge(stats, lambda.unwrap_or(0.0)),
+        // The adapters' affine part is the ridge map they are built on.
+        Method::Ridge | Method::Kernel | Method::Cluster => {
+            methods::ridge(stats, lambda.unwrap_or(0.0))
+        }
         Method::Procrustes => methods::procrustes(stats),
         Method::Lowrank => {
             let r = rank.unwrap_or(stats.d_in().min(stats.d_out()));
@@ -701,7 +808,7 @@ pub fn build(
 pub fn parameters(method: Method, d_in: usize, d_out: usize, rank: Option<usize>) -> usize {
     let k = d_in.min(d_out);
     match method {
-        Method::Ridge | Method::Kernel | Method::Auto => d_in * d_out + d_out,
+        Method::Ridge | Method::Kernel | Method::Cluster | Method::Auto => d_in * d_out + d_out,
         // A semi-orthogonal matrix has d_in·d_out − k(k+1)/2 degrees of freedom; plus the scale.
         Method::Procrustes => d_in * d_out - k * (k + 1) / 2 + 1 + d_out,
         Method::Lowrank => rank.unwrap_or(k) * (d_in + d_out) + d_out,

@@ -22,7 +22,9 @@
 //! assert!(out.chosen.heldout_cosine > 0.999);
 //! ```
 
+pub mod adapter;
 pub mod artifact;
+pub mod cluster;
 mod direction;
 mod error;
 pub mod eval;

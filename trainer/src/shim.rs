@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use shimkit_data::normalize_rows;
 
+use crate::adapter::{Adapter, AdapterParams};
 use crate::direction::Direction;
 use crate::error::{Result, TrainError};
 use crate::fit::{Candidate, FitOutcome};
-use crate::kernel::KernelResidual;
 
 /// Everything an artifact says about a shim besides its numbers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -46,13 +46,9 @@ pub struct ShimMeta {
     pub normalize_input: bool,
     /// Outputs are L2-normalised by default (`shimkit project --no-normalize` overrides).
     pub normalize_output: bool,
-    /// A `kernel` shim's residual: RBF width γ, landmark count m, and its penalty.
+    /// The hyper-parameters of a `kernel` or `cluster` shim's adapter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kernel_gamma: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kernel_landmarks: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kernel_lambda: Option<f64>,
+    pub adapter: Option<AdapterParams>,
 }
 
 /// A candidate's score as stored in the artifact.
@@ -98,22 +94,20 @@ impl ShimMeta {
             created: crate::artifact::now_rfc3339(),
             normalize_input: true,
             normalize_output: true,
-            kernel_gamma: None,
-            kernel_landmarks: None,
-            kernel_lambda: None,
+            adapter: None,
         }
     }
 }
 
-/// `y = normalize(x)·weight + bias [+ kernel residual of normalize(x)]`, then optionally
-/// normalised.
+/// `y = normalize(x)·weight + bias`, or its [`Adapter`] (a kernel residual added to it, or
+/// per-cluster maps in its place), then optionally normalised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shim {
     /// source_dim × target_dim.
     pub weight: Array2<f32>,
     pub bias: Array1<f32>,
-    /// The non-linear correction of a `kernel` shim.
-    pub kernel: Option<KernelResidual>,
+    /// The non-linear part of a `kernel` or `cluster` shim.
+    pub adapter: Option<Adapter>,
     pub meta: ShimMeta,
 }
 
@@ -140,17 +134,24 @@ impl Shim {
             .iter()
             .map(CandidateRecord::from)
             .collect();
-        if let Some(k) = &outcome.kernel {
-            meta.kernel_gamma = Some(k.gamma as f64);
-            meta.kernel_landmarks = Some(k.landmarks());
-            meta.kernel_lambda = outcome.chosen.kernel.map(|p| p.lambda);
-        }
+        meta.adapter = match (&outcome.adapter, outcome.chosen.adapter) {
+            // The refit may hold more landmarks than the candidate was tuned with.
+            (Some(Adapter::Kernel(k)), Some(AdapterParams::Kernel { gamma, lambda, .. })) => {
+                Some(AdapterParams::Kernel {
+                    gamma,
+                    lambda,
+                    landmarks: k.landmarks(),
+                })
+            }
+            (Some(_), params) => params,
+            (None, _) => None,
+        };
         let mut shim = Shim::new(
             outcome.map.weight.mapv(|v| v as f32),
             outcome.map.bias.mapv(|v| v as f32),
             meta,
         );
-        shim.kernel = outcome.kernel.clone();
+        shim.adapter = outcome.adapter.clone();
         shim
     }
 
@@ -158,7 +159,7 @@ impl Shim {
         Shim {
             weight,
             bias,
-            kernel: None,
+            adapter: None,
             meta,
         }
     }
@@ -189,10 +190,11 @@ impl Shim {
             x.to_owned()
         };
         let bias = self.bias.as_slice().expect("contiguous bias");
-        let mut out = crate::gemm::project(input.view(), self.weight.view(), Some(bias));
-        if let Some(k) = &self.kernel {
-            out += &k.apply(input.view());
-        }
+        let affine = || crate::gemm::project(input.view(), self.weight.view(), Some(bias));
+        let out = match &self.adapter {
+            Some(adapter) => adapter.apply(input.view(), affine),
+            None => affine(),
+        };
         Ok(if normalize { normalize_rows(out) } else { out })
     }
 }

@@ -121,25 +121,46 @@ fn apply_checks_the_input_dimension() {
 }
 
 #[test]
-fn a_kernel_shim_round_trips_bit_exact_as_format_version_2() {
+fn adapter_shims_round_trip_bit_exact_as_format_version_2() {
+    use shimkit_trainer::adapter::{Adapter, AdapterParams};
+    use shimkit_trainer::cluster::ClusterMaps;
     use shimkit_trainer::kernel::KernelResidual;
     let d = tempfile::tempdir().unwrap();
     let path = d.path().join("k.safetensors");
-    let mut s = shim();
-    s.meta.method = "kernel".into();
-    s.meta.kernel_gamma = Some(1.5);
-    s.meta.kernel_landmarks = Some(4);
-    s.kernel = Some(KernelResidual {
+    let kernel = Adapter::Kernel(KernelResidual {
         landmarks: Array2::from_shape_fn((4, 3), |(i, j)| ((i + j) as f32).sin()),
         coef: Array2::from_shape_fn((4, 5), |(i, j)| (i as f32 - j as f32) * 1e-3 + 1e-7),
         gamma: 1.5,
     });
-    artifact::save(&s, &path).unwrap();
-    let back = artifact::load(&path).unwrap();
-    assert_eq!(back, s, "weights, kernel tensors and metadata bit for bit");
-    let bytes = std::fs::read(&path).unwrap();
-    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-    assert_eq!(header.metadata().as_ref().unwrap()["format_version"], "2");
+    let cluster = Adapter::Cluster(ClusterMaps {
+        centroids: Array2::from_shape_fn((2, 3), |(i, j)| (i * 3 + j) as f32 * 0.1),
+        weights: ndarray::Array3::from_shape_fn((2, 3, 5), |(c, i, j)| (c + i * j) as f32 * 0.01),
+        biases: Array2::from_shape_fn((2, 5), |(c, j)| c as f32 - j as f32 * 0.5),
+        temperature: 10.0,
+    });
+    let params = [
+        AdapterParams::Kernel {
+            gamma: 1.5,
+            lambda: 0.01,
+            landmarks: 4,
+        },
+        AdapterParams::Cluster {
+            clusters: 2,
+            temperature: 10.0,
+        },
+    ];
+    for (adapter, params) in [kernel, cluster].into_iter().zip(params) {
+        let mut s = shim();
+        s.meta.method = adapter.method().to_string();
+        s.meta.adapter = Some(params);
+        s.adapter = Some(adapter);
+        artifact::save(&s, &path).unwrap();
+        let back = artifact::load(&path).unwrap();
+        assert_eq!(back, s, "weights, adapter tensors and metadata bit for bit");
+        let bytes = std::fs::read(&path).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        assert_eq!(header.metadata().as_ref().unwrap()["format_version"], "2");
+    }
     // The affine shim stays version 1, readable by the shimkit that wrote version 1 only.
     artifact::save(&shim(), &path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
