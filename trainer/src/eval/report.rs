@@ -63,8 +63,8 @@ pub struct FitRecord {
     pub rank: Option<usize>,
     pub heldout_cosine: f64,
     pub pairs: usize,
-    /// Wall time of this fit; for a method refitted from the `auto` fit that tuned it,
-    /// the refit alone.
+    /// Wall time to obtain this shim; for a method refitted from the `auto` fit that
+    /// tuned it, that fit's time (shared with the others) plus the refit.
     pub seconds: f64,
     pub refit_from_auto: bool,
 }

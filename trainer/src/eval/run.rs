@@ -355,9 +355,10 @@ fn fit_methods(
                     message: format!("auto did not score {m}"),
                 })?,
             };
+            // A refitted method could not exist without the shared fit that tuned it.
             let seconds = match method {
                 Method::Auto => auto_seconds,
-                _ => t.elapsed().as_secs_f64(),
+                _ => auto_seconds + t.elapsed().as_secs_f64(),
             };
             let shim = Shim::from_outcome(&outcome, direction, source, target);
             Ok((
