@@ -162,6 +162,10 @@ pub struct FitArgs {
     /// Fewest pairs to fit from.
     #[arg(long, default_value_t = 50)]
     pub min_pairs: usize,
+    /// Most landmarks a kernel shim keeps: applying it costs m·(d_in + d_out) a vector,
+    /// so fewer project faster, at some cost in quality.
+    #[arg(long, default_value_t = shimkit_trainer::kernel::MAX_LANDMARKS)]
+    pub max_landmarks: usize,
     /// Name of the old model, for the artifact (default: from the file name).
     #[arg(long)]
     pub old_name: Option<String>,
@@ -231,6 +235,9 @@ pub struct EvalOptions {
         default_value = "100,250,500,1000,2000,5000,10000,20000,50000"
     )]
     pub curve: Vec<usize>,
+    /// Most landmarks a kernel shim keeps (see `shimkit fit --help`).
+    #[arg(long, default_value_t = shimkit_trainer::kernel::MAX_LANDMARKS)]
+    pub max_landmarks: usize,
     /// Also score each shim path with CSLS, the hubness correction at search time
     /// (paths shim-query+csls:<method> and shim-doc+csls:<method>).
     #[arg(long)]

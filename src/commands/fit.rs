@@ -23,6 +23,7 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         val_frac: args.val_frac,
         seed: args.seed,
         min_pairs: args.min_pairs,
+        max_landmarks: args.max_landmarks,
         ..FitConfig::default()
     };
     let options = ReadOptions::with_columns(args.columns.columns());

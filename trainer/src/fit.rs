@@ -105,6 +105,8 @@ pub struct FitConfig {
     /// Training pairs kept as vectors for the non-linear adapters (a seeded sample by id
     /// hash when there are more): bounds their fits' memory and time.
     pub max_adapter_pairs: usize,
+    /// Most landmarks a kernel shim keeps (its cost a vector: m·(d_in + d_out)).
+    pub max_landmarks: usize,
 }
 
 impl Default for FitConfig {
@@ -119,6 +121,7 @@ impl Default for FitConfig {
             min_pairs: 50,
             max_heldout: 20_000,
             max_adapter_pairs: 20_000,
+            max_landmarks: kernel::MAX_LANDMARKS,
         }
     }
 }
@@ -462,7 +465,7 @@ impl PairAccumulator {
                     x.view(),
                     y.view(),
                     tuned_on,
-                    cfg.seed,
+                    cfg,
                 )?);
             }
         }
@@ -620,9 +623,12 @@ fn adapter_candidate(
                 x_iv.view(),
                 base_iv.view(),
                 y_iv.view(),
+                cfg.max_landmarks,
             )?;
             // Tuned on the inner split; "every input a landmark" stays that on all rows.
-            tuned.for_rows(x_tr.nrows(), x.nrows()).into()
+            tuned
+                .for_rows(x_tr.nrows(), x.nrows(), cfg.max_landmarks)
+                .into()
         }
         Method::Cluster => {
             let tuned = cluster::tune(
@@ -650,7 +656,7 @@ fn adapter_candidate(
         }
     };
     let base = methods::ridge(train, l)?;
-    let adapter = fit_adapter(params, &base, l, x.view(), y.view(), x.nrows(), cfg.seed)?;
+    let adapter = fit_adapter(params, &base, l, x.view(), y.view(), x.nrows(), cfg)?;
     let pred = adapter.apply(x_val.view(), || predict(&base, x_val.view()));
     let (d_in, d_out) = (train.d_in(), train.d_out());
     let affine = match adapter {
@@ -680,7 +686,7 @@ fn fit_adapter(
     x: ArrayView2<'_, f32>,
     y: ArrayView2<'_, f32>,
     tuned_on: usize,
-    seed: u64,
+    cfg: &FitConfig,
 ) -> Result<Adapter> {
     Ok(match params {
         AdapterParams::Kernel {
@@ -693,7 +699,7 @@ fn fit_adapter(
                 lambda: kernel_lambda,
                 landmarks,
             }
-            .for_rows(tuned_on, x.nrows());
+            .for_rows(tuned_on, x.nrows(), cfg.max_landmarks);
             let r = &y - &predict(base, x);
             Adapter::Kernel(kernel::fit_residual(x, r.view(), p)?)
         }
@@ -709,7 +715,7 @@ fn fit_adapter(
                 clusters,
                 temperature,
             },
-            seed,
+            cfg.seed,
         )?),
     })
 }

@@ -164,17 +164,24 @@ pub fn tune(
     x_val: ArrayView2<'_, f32>,
     base_val: ArrayView2<'_, f32>,
     y_val: ArrayView2<'_, f32>,
+    max_landmarks: usize,
 ) -> Result<(KernelParams, f64)> {
     let n = x_tr.nrows();
+    let max_landmarks = max_landmarks.max(1);
     if n == 0 || x_val.nrows() == 0 {
         return Err(TrainError::Invalid {
             what: "kernel",
             message: "no pairs to tune the kernel on".into(),
         });
     }
-    let mut ms: Vec<usize> = LANDMARK_GRID.iter().copied().filter(|&m| m < n).collect();
-    if n <= MAX_LANDMARKS {
-        ms.push(n);
+    let mut ms: Vec<usize> = LANDMARK_GRID
+        .iter()
+        .copied()
+        .filter(|&m| m < n && m <= max_landmarks)
+        .collect();
+    let top = n.min(max_landmarks);
+    if ms.last() != Some(&top) {
+        ms.push(top);
     }
     let big = *ms.last().expect("at least one landmark count");
     let landmarks = x_tr.slice(s![..big, ..]);
@@ -219,18 +226,20 @@ pub fn tune(
         .ok_or_else(|| TrainError::Linalg("no kernel fit succeeded".into()))
 }
 
-/// The largest landmark count a fit uses: applying costs O(m·(d_in + d_out)) a vector.
+/// The default cap on landmarks: applying costs O(m·(d_in + d_out)) a vector, against
+/// d_in·d_out for the affine part (`--max-landmarks` trades quality for speed).
 pub const MAX_LANDMARKS: usize = 2048;
 
 impl KernelParams {
     /// These parameters for a fit on `rows` inputs when they were tuned on `tuned_on`: a
-    /// choice of every input as a landmark stays that (up to [`MAX_LANDMARKS`]).
-    pub fn for_rows(self, tuned_on: usize, rows: usize) -> KernelParams {
+    /// choice of every input as a landmark stays that, up to `max_landmarks`.
+    pub fn for_rows(self, tuned_on: usize, rows: usize, max_landmarks: usize) -> KernelParams {
         let landmarks = if self.landmarks >= tuned_on {
-            rows.min(MAX_LANDMARKS)
+            rows
         } else {
             self.landmarks
-        };
+        }
+        .min(max_landmarks.max(1));
         KernelParams { landmarks, ..self }
     }
 }
@@ -336,7 +345,15 @@ mod tests {
         let mean = y.mean_axis(Axis(0)).unwrap();
         let r = &y - &mean;
         let base = Array2::from_shape_fn((200, 4), |(_, j)| mean[j]);
-        let (params, score) = tune(x.view(), r.view(), xv.view(), base.view(), yv.view()).unwrap();
+        let (params, score) = tune(
+            x.view(),
+            r.view(),
+            xv.view(),
+            base.view(),
+            yv.view(),
+            MAX_LANDMARKS,
+        )
+        .unwrap();
         assert!(
             score > mean_cosine(base.view(), yv.view()) + 0.05,
             "{score}"

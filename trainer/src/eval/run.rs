@@ -42,6 +42,8 @@ pub struct EvalConfig {
     pub target: f64,
     /// Also score every shim path with the CSLS hubness correction (`shim-query+csls:*`).
     pub csls: bool,
+    /// Most landmarks a kernel shim keeps.
+    pub max_landmarks: usize,
     pub cost: CostInputs,
     pub old_name: String,
     pub new_name: String,
@@ -59,6 +61,7 @@ impl Default for EvalConfig {
             curve: vec![100, 250, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000],
             target: 0.95,
             csls: false,
+            max_landmarks: crate::kernel::MAX_LANDMARKS,
             cost: CostInputs::default(),
             old_name: "old".into(),
             new_name: "new".into(),
@@ -330,6 +333,7 @@ fn fit_methods(
                 let fcfg = FitConfig {
                     method,
                     seed: cfg.seed,
+                    max_landmarks: cfg.max_landmarks,
                     ..FitConfig::default()
                 };
                 fit_shim(x, y, ids, &fcfg, direction, (source, target))
@@ -340,6 +344,7 @@ fn fit_methods(
     let fcfg = FitConfig {
         method: Method::Auto,
         seed: cfg.seed,
+        max_landmarks: cfg.max_landmarks,
         ..FitConfig::default()
     };
     let auto = fit(x, y, ids, &fcfg)?;
@@ -537,6 +542,7 @@ fn curve(
     let fcfg = FitConfig {
         method: Method::Auto,
         seed: cfg.seed,
+        max_landmarks: cfg.max_landmarks,
         ..FitConfig::default()
     };
     let mut points = Vec::new();
