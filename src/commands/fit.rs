@@ -102,7 +102,7 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         );
         for c in &outcome.candidates {
             println!(
-                "{:<12} {:>12} {:>8} {:>12} {:>12.4}{}",
+                "{:<12} {:>12} {:>8} {:>12} {:>12.4}{}{}",
                 c.method.as_str(),
                 c.lambda
                     .map(|l| format!("{l:.3e}"))
@@ -114,7 +114,8 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                     "  <- chosen"
                 } else {
                     ""
-                }
+                },
+                c.adapter.map(describe).unwrap_or_default()
             );
         }
         println!(
@@ -214,6 +215,22 @@ fn fit_joined(
 }
 
 /// `auto` or a value.
+/// An adapter's hyper-parameters, for the candidates table.
+fn describe(p: shimkit_trainer::adapter::AdapterParams) -> String {
+    use shimkit_trainer::adapter::AdapterParams;
+    match p {
+        AdapterParams::Kernel {
+            gamma,
+            lambda,
+            landmarks,
+        } => format!("  (γ {gamma}, kernel λ {lambda}, {landmarks} landmarks)"),
+        AdapterParams::Cluster {
+            clusters,
+            temperature,
+        } => format!("  ({clusters} clusters, sharpness {temperature})"),
+    }
+}
+
 fn parse_auto<T: std::str::FromStr>(text: &str, flag: &str) -> anyhow::Result<Option<T>> {
     if text == "auto" {
         return Ok(None);
