@@ -138,7 +138,8 @@ pub struct FitArgs {
     #[arg(long, required = true, num_args = 1..)]
     pub new: Vec<PathBuf>,
     /// ridge, procrustes, lowrank, kernel (ridge plus an RBF kernel residual), cluster
-    /// (per-cluster affine maps, soft-blended), or auto (the best on held-out pairs).
+    /// (per-cluster affine maps, soft-blended), mlp (a residual MLP trained from ridge), or
+    /// auto (the best on held-out pairs).
     #[arg(long, default_value = "auto")]
     pub method: shimkit_trainer::Method,
     /// old-to-new (doc-side: project stored vectors) or new-to-old (query-side).
@@ -166,6 +167,24 @@ pub struct FitArgs {
     /// so fewer project faster, at some cost in quality.
     #[arg(long, default_value_t = shimkit_trainer::kernel::MAX_LANDMARKS)]
     pub max_landmarks: usize,
+    /// MLP adapter: hidden units.
+    #[arg(long, default_value_t = 256)]
+    pub mlp_hidden: usize,
+    /// MLP adapter: most epochs (early stopping on held-out pairs usually ends sooner).
+    #[arg(long, default_value_t = 200)]
+    pub mlp_epochs: usize,
+    /// MLP adapter: AdamW learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub mlp_lr: f64,
+    /// MLP adapter: AdamW weight decay.
+    #[arg(long, default_value_t = 1e-4)]
+    pub mlp_weight_decay: f64,
+    /// MLP adapter: weight of the in-batch contrastive (InfoNCE) loss against the cosine loss.
+    #[arg(long, default_value_t = 0.1)]
+    pub mlp_contrastive: f64,
+    /// MLP adapter: InfoNCE temperature.
+    #[arg(long, default_value_t = 0.05)]
+    pub mlp_temperature: f64,
     /// Name of the old model, for the artifact (default: from the file name).
     #[arg(long)]
     pub old_name: Option<String>,
@@ -206,11 +225,12 @@ pub struct ProjectArgs {
 /// Settings shared by `eval` and `demo`.
 #[derive(Debug, Args, Clone)]
 pub struct EvalOptions {
-    /// Methods to fit, comma-separated (ridge, procrustes, lowrank, kernel, cluster, auto).
+    /// Methods to fit, comma-separated (ridge, procrustes, lowrank, kernel, cluster, mlp,
+    /// auto).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ridge,procrustes,lowrank,kernel,cluster,auto"
+        default_value = "ridge,procrustes,lowrank,kernel,cluster,mlp,auto"
     )]
     pub methods: Vec<shimkit_trainer::Method>,
     /// Training documents (default: min(2000, half the corpus)), a seeded random sample.

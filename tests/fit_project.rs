@@ -78,8 +78,8 @@ fn fit_and_project_cranfield_in_both_directions() {
         assert_eq!(r["source"]["dim"], source_dim);
         assert_eq!(
             r["candidates"].as_array().unwrap().len(),
-            5,
-            "ridge, procrustes, lowrank, kernel, cluster"
+            6,
+            "ridge, procrustes, lowrank, kernel, cluster, mlp"
         );
         let best = r["candidates"]
             .as_array()

@@ -213,3 +213,55 @@ fn fit_accepts_the_encodings_pyarrow_users_write() {
         assert_eq!(r["pairs"], pairs, "{old}/{new}");
     }
 }
+
+#[test]
+fn numpy_applies_a_trained_looking_mlp_shim_like_shimkit_project() {
+    // Early stopping can keep an MLP at its ridge start (W₂ = 0), which would make the
+    // check trivial; this shim has every branch non-zero.
+    use ndarray::{Array1, Array2};
+    use shimkit_trainer::adapter::{Adapter, AdapterParams};
+    use shimkit_trainer::mlp::{MlpConfig, MlpResidual};
+    use shimkit_trainer::{Direction, Shim, ShimMeta, artifact};
+    let Some(py) = python() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let (d_in, h, d_out) = (384, 32, 768);
+    let wave = |r: usize, c: usize, s: f32| {
+        Array2::from_shape_fn((r, c), |(i, j)| {
+            ((i * 31 + j * 17) as f32 * 0.37 + s).sin() * 0.1
+        })
+    };
+    let mlp = MlpResidual {
+        weight: wave(d_in, d_out, 0.1),
+        bias: Array1::from_shape_fn(d_out, |j| (j as f32 * 0.01).cos() * 0.01),
+        w1: wave(d_in, h, 0.2) * 10.0,
+        c: Array1::from_shape_fn(h, |j| j as f32 * 0.05 - 0.8),
+        w2: wave(h, d_out, 0.3),
+    };
+    let mut meta = ShimMeta::new("mlp", Direction::OldToNew, d_in, d_out);
+    meta.adapter = Some(AdapterParams::mlp(&MlpConfig::default(), 7));
+    let mut shim = Shim::new(mlp.weight.clone(), mlp.bias.clone(), meta);
+    shim.adapter = Some(Adapter::Mlp(mlp));
+    let path = d.path().join("mlp.safetensors");
+    artifact::save(&shim, &path).unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/cranfield/corpus.minilm.parquet");
+    let out = d.path().join("mlp.parquet");
+    let status = Command::new(env!("CARGO_BIN_EXE_shimkit"))
+        .args(["-q", "project", "--shim"])
+        .arg(&path)
+        .arg("--input")
+        .arg(&data)
+        .arg("--output")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    run(
+        &py,
+        &[
+            "apply",
+            path.to_str().unwrap(),
+            data.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+    );
+}

@@ -24,6 +24,15 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         min_pairs: args.min_pairs,
         max_landmarks: args.max_landmarks,
+        mlp: shimkit_trainer::mlp::MlpConfig {
+            hidden: args.mlp_hidden,
+            epochs: args.mlp_epochs,
+            learning_rate: args.mlp_lr,
+            weight_decay: args.mlp_weight_decay,
+            contrastive_weight: args.mlp_contrastive,
+            temperature: args.mlp_temperature,
+            ..Default::default()
+        },
         ..FitConfig::default()
     };
     let options = ReadOptions::with_columns(args.columns.columns());
@@ -228,6 +237,9 @@ fn describe(p: shimkit_trainer::adapter::AdapterParams) -> String {
             clusters,
             temperature,
         } => format!("  ({clusters} clusters, sharpness {temperature})"),
+        AdapterParams::Mlp { hidden, epochs, .. } => {
+            format!("  ({hidden} hidden units, {epochs} epochs)")
+        }
     }
 }
 

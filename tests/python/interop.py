@@ -3,8 +3,8 @@
 dump FILE OUT: read FILE with pyarrow, write OUT.ids (one id a line), OUT.f32 (the vectors,
   little-endian float32, row-major) and OUT.schema.
 apply SHIM INPUT PROJECTED: load the shim with safetensors.numpy, apply it to INPUT the
-  documented way (affine; plus the RBF residual of a kernel shim; blended per-cluster maps for a cluster shim), and check that PROJECTED (shimkit project's output) holds the same
-  vectors to 1e-6 (1e-5 for kernel and cluster shims); prints the largest difference.
+  documented way (affine; plus the RBF residual of a kernel shim; blended per-cluster maps for a cluster shim; the gelu branch of an mlp shim), and check that PROJECTED (shimkit project's output) holds the same
+  vectors to 1e-6 (1e-5 for kernel, cluster and mlp shims); prints the largest difference.
 write DIR: write Parquet files the way pyarrow users do, each with the ids and float32
   values shimkit must read from it (float64 and float16 inputs are rounded by numpy, the
   reference for what "the same value" means).
@@ -90,6 +90,11 @@ def apply(shim, inp, projected):
         a /= a.sum(axis=1, keepdims=True)
         per = np.einsum("ni,cio->nco", x, t["cluster.weights"].astype(np.float64))
         y = np.einsum("nc,nco->no", a, per + t["cluster.biases"].astype(np.float64))
+    if "mlp.w2" in t:  # mlp shims (format version 2): gelu (tanh form) residual branch
+        assert meta["format_version"] == "2", meta
+        h = x @ t["mlp.w1"].astype(np.float64) + t["mlp.c"].astype(np.float64)
+        h = 0.5 * h * (1 + np.tanh(np.sqrt(2 / np.pi) * (h + 0.044715 * h**3)))
+        y = y + h @ t["mlp.w2"].astype(np.float64)
     if info["normalize_output"]:
         y = y / np.linalg.norm(y, axis=1, keepdims=True)
     out = pq.read_table(projected)
@@ -101,7 +106,7 @@ def apply(shim, inp, projected):
     # pass an f32 product through exp(2γ(·)), which scales its rounding by 2γ (up to 16),
     # and then a second product, and a cluster shim's assignments pass one through
     # exp(β·) (β up to 20), so 1e-5 for both.
-    tol = 1e-5 if "kernel.coef" in t or "cluster.weights" in t else 1e-6
+    tol = 1e-5 if any(k in t for k in ("kernel.coef", "cluster.weights", "mlp.w2")) else 1e-6
     if diff > tol:
         sys.exit(f"numpy and shimkit project differ by {diff} (tolerance {tol})")
 

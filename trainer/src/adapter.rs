@@ -1,7 +1,8 @@
 //! The non-linear part of a shim, when it has one.
 //!
 //! A shim is an affine map x·W + b, and for the non-linear methods an [`Adapter`] on top:
-//! a kernel residual added to the affine output, or per-cluster maps that replace it.
+//! a kernel residual added to the affine output, per-cluster maps that replace it, or a
+//! trained MLP (its own affine part plus a residual branch).
 
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -9,11 +10,13 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::{ClusterMaps, ClusterParams};
 use crate::fit::Method;
 use crate::kernel::{KernelParams, KernelResidual};
+use crate::mlp::{MlpConfig, MlpResidual};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Adapter {
     Kernel(KernelResidual),
     Cluster(ClusterMaps),
+    Mlp(MlpResidual),
 }
 
 /// An adapter's hyper-parameters, as reports and artifacts record them.
@@ -29,6 +32,31 @@ pub enum AdapterParams {
         clusters: usize,
         temperature: f64,
     },
+    Mlp {
+        hidden: usize,
+        /// Epochs trained (chosen by early stopping).
+        epochs: usize,
+        learning_rate: f64,
+        weight_decay: f64,
+        batch: usize,
+        contrastive_weight: f64,
+        temperature: f64,
+    },
+}
+
+impl AdapterParams {
+    /// The MLP parameters of a training run: `cfg` with the epochs it ran.
+    pub fn mlp(cfg: &MlpConfig, epochs: usize) -> Self {
+        AdapterParams::Mlp {
+            hidden: cfg.hidden,
+            epochs,
+            learning_rate: cfg.learning_rate,
+            weight_decay: cfg.weight_decay,
+            batch: cfg.batch,
+            contrastive_weight: cfg.contrastive_weight,
+            temperature: cfg.temperature,
+        }
+    }
 }
 
 impl From<KernelParams> for AdapterParams {
@@ -55,6 +83,7 @@ impl AdapterParams {
         match self {
             AdapterParams::Kernel { .. } => Method::Kernel,
             AdapterParams::Cluster { .. } => Method::Cluster,
+            AdapterParams::Mlp { .. } => Method::Mlp,
         }
     }
 }
@@ -64,6 +93,7 @@ impl Adapter {
         match self {
             Adapter::Kernel(_) => Method::Kernel,
             Adapter::Cluster(_) => Method::Cluster,
+            Adapter::Mlp(_) => Method::Mlp,
         }
     }
 
@@ -71,6 +101,7 @@ impl Adapter {
         match self {
             Adapter::Kernel(k) => k.parameters(),
             Adapter::Cluster(c) => c.parameters(),
+            Adapter::Mlp(m) => m.parameters(),
         }
     }
 
@@ -84,6 +115,15 @@ impl Adapter {
         match self {
             Adapter::Kernel(k) => affine() + &k.apply(x),
             Adapter::Cluster(c) => c.apply(x),
+            Adapter::Mlp(m) => m.apply(x),
+        }
+    }
+
+    /// The affine part an adapter trains itself (the MLP's), replacing the ridge map.
+    pub fn own_affine(&self) -> Option<(&Array2<f32>, &ndarray::Array1<f32>)> {
+        match self {
+            Adapter::Mlp(m) => Some((&m.weight, &m.bias)),
+            _ => None,
         }
     }
 }

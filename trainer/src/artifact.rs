@@ -4,7 +4,9 @@
 //! `kernel` shim adds `kernel.landmarks` (F32, [m, source_dim]), `kernel.coef` (F32,
 //! [m, target_dim]) and `kernel.gamma` (F32, [1]); a `cluster` shim adds
 //! `cluster.centroids` ([k, source_dim]), `cluster.weights` ([k, source_dim, target_dim]),
-//! `cluster.biases` ([k, target_dim]) and `cluster.temperature` ([1]). Shims with an
+//! `cluster.biases` ([k, target_dim]) and `cluster.temperature` ([1]); an `mlp` shim adds
+//! `mlp.w1` ([source_dim, hidden]), `mlp.c` ([hidden]) and `mlp.w2` ([hidden, target_dim]),
+//! its `weight` and `bias` being its own trained affine part. Shims with an
 //! adapter are format version 2, so that a shimkit that knows only affine shims refuses
 //! them instead of dropping the adapter.
 //! Metadata (safetensors' string map): `format` = `shimkit.shim`, `format_version`, and
@@ -21,6 +23,9 @@
 //!     a = t["cluster.temperature"][0] * (x @ t["cluster.centroids"].T)
 //!     a = np.exp(a - a.max(axis=1, keepdims=True)); a /= a.sum(axis=1, keepdims=True)
 //!     y = np.einsum("nc,ncd->nd", a, np.einsum("ni,cio->nco", x, t["cluster.weights"]) + t["cluster.biases"])
+//! if "mlp.w2" in t:                                      # mlp shims: gelu, tanh form
+//!     h = x @ t["mlp.w1"] + t["mlp.c"]
+//!     y += 0.5 * h * (1 + np.tanh(0.7978845608 * (h + 0.044715 * h**3))) @ t["mlp.w2"]
 //! y = y / np.linalg.norm(y, axis=1, keepdims=True)      # normalize_output
 //! ```
 
@@ -35,6 +40,7 @@ use crate::adapter::Adapter;
 use crate::cluster::ClusterMaps;
 use crate::error::{Result, TrainError};
 use crate::kernel::KernelResidual;
+use crate::mlp::MlpResidual;
 use crate::shim::{Shim, ShimMeta};
 
 pub const FORMAT: &str = "shimkit.shim";
@@ -158,6 +164,10 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Shim, String> {
     let weight = Array2::from_shape_vec((rows, cols), weight.0).map_err(|e| e.to_string())?;
     let mut shim = Shim::new(weight, Array1::from(bias.0), info);
     shim.adapter = load_adapter(&st, rows, cols)?;
+    if let Some(Adapter::Mlp(m)) = &mut shim.adapter {
+        m.weight = shim.weight.clone();
+        m.bias = shim.bias.clone();
+    }
     Ok(shim)
 }
 
@@ -227,6 +237,27 @@ fn adapter_tensors(shim: &Shim) -> std::result::Result<Vec<Tensor>, String> {
                 ),
             ]
         }
+        Some(Adapter::Mlp(m)) => {
+            let h = m.hidden();
+            if m.weight != shim.weight || m.bias != shim.bias {
+                return Err(
+                    "an MLP shim's weight and bias must be its own trained affine part".into(),
+                );
+            }
+            if m.w1.dim() != (d_in, h) || m.c.len() != h || m.w2.dim() != (h, d_out) {
+                return Err(format!(
+                    "MLP tensors {:?}, {}, {:?} do not fit a {d_in}→{d_out} shim",
+                    m.w1.dim(),
+                    m.c.len(),
+                    m.w2.dim()
+                ));
+            }
+            vec![
+                ("mlp.w1", vec![d_in, h], le_bytes(m.w1.iter().copied())),
+                ("mlp.c", vec![h], le_bytes(m.c.iter().copied())),
+                ("mlp.w2", vec![h, d_out], le_bytes(m.w2.iter().copied())),
+            ]
+        }
     })
 }
 
@@ -243,10 +274,11 @@ fn load_adapter(
         "cluster.biases",
         "cluster.temperature",
     ];
+    const MLP: [&str; 3] = ["mlp.w1", "mlp.c", "mlp.w2"];
     let count = |names: &[&str]| names.iter().filter(|n| st.tensor(n).is_ok()).count();
-    let (kernel, cluster) = (count(&KERNEL), count(&CLUSTER));
-    if kernel > 0 && cluster > 0 {
-        return Err("it holds both kernel and cluster tensors".into());
+    let (kernel, cluster, mlp) = (count(&KERNEL), count(&CLUSTER), count(&MLP));
+    if [kernel, cluster, mlp].iter().filter(|&&c| c > 0).count() > 1 {
+        return Err("it holds the tensors of more than one adapter (kernel, cluster, mlp)".into());
     }
     let finite = |v: &[f32], what: &str| {
         if v.iter().all(|x| x.is_finite()) {
@@ -309,6 +341,33 @@ fn load_adapter(
                 .map_err(|e| e.to_string())?,
             biases: Array2::from_shape_vec((k, d_out), biases).map_err(|e| e.to_string())?,
             temperature: temperature[0],
+        })));
+    }
+    if mlp > 0 {
+        if mlp < MLP.len() {
+            return Err(format!(
+                "an MLP shim needs all of {MLP:?}; some are missing"
+            ));
+        }
+        let (w1, s1) = f32_tensor(st, "mlp.w1", 2)?;
+        let (c, sc) = f32_tensor(st, "mlp.c", 1)?;
+        let (w2, s2) = f32_tensor(st, "mlp.w2", 2)?;
+        let h = s1[1];
+        if s1[0] != d_in || sc != [h] || s2 != [h, d_out] {
+            return Err(format!(
+                "MLP tensors {s1:?}, {sc:?}, {s2:?} do not fit a {d_in}→{d_out} shim"
+            ));
+        }
+        for (v, what) in [(&w1, "mlp.w1"), (&c, "mlp.c"), (&w2, "mlp.w2")] {
+            finite(v, what)?;
+        }
+        // The affine part is the file's weight and bias, filled in by the caller.
+        return Ok(Some(Adapter::Mlp(MlpResidual {
+            weight: Array2::zeros((0, 0)),
+            bias: Array1::zeros(0),
+            w1: Array2::from_shape_vec((d_in, h), w1).map_err(|e| e.to_string())?,
+            c: Array1::from(c),
+            w2: Array2::from_shape_vec((h, d_out), w2).map_err(|e| e.to_string())?,
         })));
     }
     Ok(None)

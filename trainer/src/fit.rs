@@ -19,6 +19,7 @@ use crate::hash::{Fingerprint, Part, Split, fnv1a, mix};
 use crate::kernel;
 use crate::map::LinearMap;
 use crate::methods;
+use crate::mlp::{self, MlpConfig};
 use crate::stats::PairStats;
 
 /// Which shim to fit.
@@ -32,17 +33,20 @@ pub enum Method {
     Kernel,
     /// Per-cluster affine maps blended by soft assignment, see [`crate::cluster`].
     Cluster,
+    /// A residual MLP trained from ridge with candle, see [`crate::mlp`].
+    Mlp,
     /// Every method above, the best on held-out pairs wins.
     Auto,
 }
 
 impl Method {
-    pub const CONCRETE: [Method; 5] = [
+    pub const CONCRETE: [Method; 6] = [
         Method::Ridge,
         Method::Procrustes,
         Method::Lowrank,
         Method::Kernel,
         Method::Cluster,
+        Method::Mlp,
     ];
 
     /// Methods whose map is affine (x·W + b) and fitted from statistics alone.
@@ -57,6 +61,7 @@ impl Method {
             Method::Lowrank => "lowrank",
             Method::Kernel => "kernel",
             Method::Cluster => "cluster",
+            Method::Mlp => "mlp",
             Method::Auto => "auto",
         }
     }
@@ -78,9 +83,10 @@ impl FromStr for Method {
             "lowrank" => Ok(Method::Lowrank),
             "kernel" => Ok(Method::Kernel),
             "cluster" => Ok(Method::Cluster),
+            "mlp" => Ok(Method::Mlp),
             "auto" => Ok(Method::Auto),
             other => Err(format!(
-                "unknown method {other:?} (expected ridge, procrustes, lowrank, kernel, cluster or auto)"
+                "unknown method {other:?} (expected ridge, procrustes, lowrank, kernel, cluster, mlp or auto)"
             )),
         }
     }
@@ -107,6 +113,8 @@ pub struct FitConfig {
     pub max_adapter_pairs: usize,
     /// Most landmarks a kernel shim keeps (its cost a vector: m·(d_in + d_out)).
     pub max_landmarks: usize,
+    /// How the MLP adapter trains.
+    pub mlp: MlpConfig,
 }
 
 impl Default for FitConfig {
@@ -122,6 +130,7 @@ impl Default for FitConfig {
             max_heldout: 20_000,
             max_adapter_pairs: 20_000,
             max_landmarks: kernel::MAX_LANDMARKS,
+            mlp: MlpConfig::default(),
         }
     }
 }
@@ -173,8 +182,12 @@ impl FitOutcome {
             .iter()
             .find(|a| a.method() == method)
             .cloned();
+        let map = with_own_affine(
+            build(method, &self.stats, c.lambda, c.rank)?,
+            adapter.as_ref(),
+        );
         Ok(Some(FitOutcome {
-            map: build(method, &self.stats, c.lambda, c.rank)?,
+            map,
             adapter,
             adapter_refits: self.adapter_refits.clone(),
             chosen: c.clone(),
@@ -296,7 +309,7 @@ impl PairAccumulator {
             kept_y: Vec::new(),
             kept_keys: Vec::new(),
             reservoir: Reservoir::new(
-                if matches!(cfg.method, Method::Kernel | Method::Cluster | Method::Auto) {
+                if !cfg.method.is_linear() {
                     cfg.max_adapter_pairs
                 } else {
                     0
@@ -473,6 +486,7 @@ impl PairAccumulator {
             .iter()
             .find(|a| a.method() == chosen.method)
             .cloned();
+        let map = with_own_affine(map, adapter.as_ref());
         Ok(FitOutcome {
             map,
             adapter,
@@ -555,6 +569,17 @@ fn tune_and_score(
         parameters: parameters(method, d_in, d_out, rank),
         adapter: None,
     })
+}
+
+/// The affine part of a shim whose adapter trains its own (the MLP's), else `map`.
+fn with_own_affine(map: LinearMap, adapter: Option<&Adapter>) -> LinearMap {
+    match adapter.and_then(Adapter::own_affine) {
+        Some((w, b)) => LinearMap {
+            weight: w.mapv(|v| v as f64),
+            bias: b.mapv(|v| v as f64),
+        },
+        None => map,
+    }
 }
 
 /// The λ of ridge: given, already tuned for another candidate, or tuned now.
@@ -648,6 +673,18 @@ fn adapter_candidate(
             };
             tuned.into()
         }
+        Method::Mlp => {
+            let trained = mlp::train(
+                x_tr.view(),
+                y_tr.view(),
+                Some((x_iv.view(), y_iv.view())),
+                &base_inner,
+                &cfg.mlp,
+                cfg.mlp.epochs,
+                cfg.seed,
+            )?;
+            AdapterParams::mlp(&cfg.mlp, trained.epochs)
+        }
         other => {
             return Err(TrainError::Invalid {
                 what: "method",
@@ -661,7 +698,8 @@ fn adapter_candidate(
     let (d_in, d_out) = (train.d_in(), train.d_out());
     let affine = match adapter {
         Adapter::Kernel(_) => parameters(Method::Ridge, d_in, d_out, None),
-        Adapter::Cluster(_) => 0,
+        // Cluster maps replace the affine part; the MLP counts its own.
+        Adapter::Cluster(_) | Adapter::Mlp(_) => 0,
     };
     Ok((
         Candidate {
@@ -717,6 +755,27 @@ fn fit_adapter(
             },
             cfg.seed,
         )?),
+        AdapterParams::Mlp {
+            hidden,
+            epochs,
+            learning_rate,
+            weight_decay,
+            batch,
+            contrastive_weight,
+            temperature,
+        } => {
+            let run = MlpConfig {
+                hidden,
+                epochs,
+                learning_rate,
+                weight_decay,
+                batch,
+                contrastive_weight,
+                temperature,
+                ..cfg.mlp
+            };
+            Adapter::Mlp(mlp::train(x, y, None, base, &run, epochs, cfg.seed)?.mlp)
+        }
     })
 }
 
@@ -795,7 +854,7 @@ pub fn build(
 ) -> Result<LinearMap> {
     match method {
         // The adapters' affine part is the ridge map they are built on.
-        Method::Ridge | Method::Kernel | Method::Cluster => {
+        Method::Ridge | Method::Kernel | Method::Cluster | Method::Mlp => {
             methods::ridge(stats, lambda.unwrap_or(0.0))
         }
         Method::Procrustes => methods::procrustes(stats),
@@ -814,7 +873,9 @@ pub fn build(
 pub fn parameters(method: Method, d_in: usize, d_out: usize, rank: Option<usize>) -> usize {
     let k = d_in.min(d_out);
     match method {
-        Method::Ridge | Method::Kernel | Method::Cluster | Method::Auto => d_in * d_out + d_out,
+        Method::Ridge | Method::Kernel | Method::Cluster | Method::Mlp | Method::Auto => {
+            d_in * d_out + d_out
+        }
         // A semi-orthogonal matrix has d_in·d_out − k(k+1)/2 degrees of freedom; plus the scale.
         Method::Procrustes => d_in * d_out - k * (k + 1) / 2 + 1 + d_out,
         Method::Lowrank => rank.unwrap_or(k) * (d_in + d_out) + d_out,

@@ -35,6 +35,7 @@ pub mod kernel;
 mod linalg;
 mod map;
 pub mod methods;
+pub mod mlp;
 mod shim;
 mod stats;
 

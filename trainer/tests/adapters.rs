@@ -77,7 +77,7 @@ fn on_a_linear_map_auto_keeps_a_linear_shim() {
     let y = x.dot(&a) + &noise;
     let auto = run(&x, &y, Method::Auto);
     assert!(auto.chosen.method.is_linear(), "{:?}", auto.candidates);
-    assert_eq!(auto.candidates.len(), 5, "every method was a candidate");
+    assert_eq!(auto.candidates.len(), 6, "every method was a candidate");
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn the_fitted_function_does_not_depend_on_row_order() {
     let names = ids(n);
     let rev_ids: Vec<String> = order.iter().map(|&i| names[i].clone()).collect();
     let probe = inputs(50, d, 8);
-    for method in [Method::Kernel, Method::Cluster] {
+    for method in [Method::Kernel, Method::Cluster, Method::Mlp] {
         let a = fit(x.view(), y.view(), &names, &cfg(method)).unwrap();
         let b = fit(
             x.select(Axis(0), &order).view(),

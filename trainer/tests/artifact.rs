@@ -138,6 +138,14 @@ fn adapter_shims_round_trip_bit_exact_as_format_version_2() {
         biases: Array2::from_shape_fn((2, 5), |(c, j)| c as f32 - j as f32 * 0.5),
         temperature: 10.0,
     });
+    let base = shim();
+    let mlp = Adapter::Mlp(shimkit_trainer::mlp::MlpResidual {
+        weight: base.weight.clone(),
+        bias: base.bias.clone(),
+        w1: Array2::from_shape_fn((3, 2), |(i, j)| (i + 2 * j) as f32 * 0.3),
+        c: ndarray::Array1::from(vec![0.1f32, -0.2]),
+        w2: Array2::from_shape_fn((2, 5), |(i, j)| (i as f32 - j as f32) * 0.05),
+    });
     let params = [
         AdapterParams::Kernel {
             gamma: 1.5,
@@ -148,8 +156,9 @@ fn adapter_shims_round_trip_bit_exact_as_format_version_2() {
             clusters: 2,
             temperature: 10.0,
         },
+        AdapterParams::mlp(&shimkit_trainer::mlp::MlpConfig::default(), 3),
     ];
-    for (adapter, params) in [kernel, cluster].into_iter().zip(params) {
+    for (adapter, params) in [kernel, cluster, mlp].into_iter().zip(params) {
         let mut s = shim();
         s.meta.method = adapter.method().to_string();
         s.meta.adapter = Some(params);
