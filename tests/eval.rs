@@ -6,17 +6,13 @@
 //! else `.venv/bin/python`, else `python3`; without one it is skipped unless
 //! `SHIMKIT_REQUIRE_PYTHON=1` (CI sets it).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn shimkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shimkit"))
-        .args(args)
-        .output()
-        .expect("run shimkit")
-}
+mod common;
+use common::{python, root, shimkit};
 
 fn text(o: &Output) -> String {
     format!(
@@ -26,34 +22,8 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn cranfield() -> String {
     root().join("data/cranfield").to_string_lossy().into_owned()
-}
-
-fn python() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("SHIMKIT_PYTHON").map(PathBuf::from),
-        Some(root().join(".venv/bin/python")),
-        Some(PathBuf::from("python3")),
-    ];
-    for c in candidates.into_iter().flatten() {
-        let ok = Command::new(&c)
-            .args(["-c", "import pyarrow, numpy, safetensors"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return Some(c);
-        }
-    }
-    if std::env::var("SHIMKIT_REQUIRE_PYTHON").is_ok_and(|v| v == "1") {
-        panic!("SHIMKIT_REQUIRE_PYTHON=1 but no Python with pyarrow, numpy and safetensors");
-    }
-    eprintln!("skipped the numpy check: no Python with pyarrow");
-    None
 }
 
 /// Runs the independent numpy evaluation against a report and the shims it saved.

@@ -8,30 +8,8 @@ use std::process::Command;
 
 use shimkit_data::{ReadOptions, TableSource, read_table};
 
-fn python() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("SHIMKIT_PYTHON").map(PathBuf::from),
-        Some(root.join(".venv/bin/python")),
-        Some(PathBuf::from("python3")),
-    ];
-    for c in candidates.into_iter().flatten() {
-        let ok = Command::new(&c)
-            .args(["-c", "import pyarrow, numpy, safetensors"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return Some(c);
-        }
-    }
-    if std::env::var("SHIMKIT_REQUIRE_PYTHON").is_ok_and(|v| v == "1") {
-        panic!(
-            "SHIMKIT_REQUIRE_PYTHON=1 but no Python with pyarrow, numpy and safetensors was found"
-        );
-    }
-    eprintln!("skipped: no Python with pyarrow (set SHIMKIT_PYTHON or create .venv)");
-    None
-}
+mod common;
+use common::python;
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/interop.py")
