@@ -61,6 +61,9 @@ import numpy as np
 from safetensors.numpy import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+from shim_forward import forward  # noqa: E402  (the documented forward pass, every method)
+
 _spec = importlib.util.spec_from_file_location("eval_check", ROOT / "tests" / "python" / "eval_check.py")
 ec = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ec)
@@ -192,7 +195,7 @@ def main():
     for method in ["ridge", "auto"]:
         for d in ["doc", "query"]:
             t = load_file(f"{shims}/{d}-side-{method}.safetensors")
-            v = path_ndcg(d, lambda x: ec.unit(x) @ t["weight"] + t["bias"])
+            v = path_ndcg(d, lambda x: forward(t, x))
             theirs = by_name[f"shim-{d}:{method}"]
             for what, mine, ref in [("ndcg", v, theirs[f"ndcg@{k}"]), ("retention", v / full, theirs[f"retention_ndcg@{k}"])]:
                 if abs(mine - ref) > ec.TOL_SHIM:

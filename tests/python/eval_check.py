@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow.parquet as pq
 from safetensors.numpy import load_file
 
+from shim_forward import forward
+
 TOL = 1e-4
 TOL_SHIM = 2e-3
 M64 = (1 << 64) - 1
@@ -141,7 +143,7 @@ def main():
 
     def shim(name):
         t = load_file(f"{shims}/{name}.safetensors")
-        return lambda x: unit(unit(x) @ t["weight"] + t["bias"])
+        return lambda x: unit(forward(t, x).astype(np.float32))
 
     depth = max(k, 100)
     paths = {

@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shim_forward import forward
+
 
 def dump(path, out):
     table = pq.read_table(path)
@@ -77,24 +79,9 @@ def apply(shim, inp, projected):
     x = x.reshape(src.num_rows, -1)
     if info["normalize_input"]:
         x = x / np.linalg.norm(x, axis=1, keepdims=True)
-    y = x @ t["weight"].astype(np.float64) + t["bias"].astype(np.float64)
-    if "kernel.coef" in t:  # kernel shims (format version 2): the RBF residual
+    if any(k.startswith(("kernel.", "cluster.", "mlp.")) for k in t):
         assert meta["format_version"] == "2", meta
-        gamma = float(t["kernel.gamma"][0])
-        k = np.exp(2 * gamma * (x @ t["kernel.landmarks"].astype(np.float64).T - 1))
-        y = y + k @ t["kernel.coef"].astype(np.float64)
-    if "cluster.weights" in t:  # cluster shims (format version 2): blended maps replace y
-        assert meta["format_version"] == "2", meta
-        a = float(t["cluster.temperature"][0]) * (x @ t["cluster.centroids"].astype(np.float64).T)
-        a = np.exp(a - a.max(axis=1, keepdims=True))
-        a /= a.sum(axis=1, keepdims=True)
-        per = np.einsum("ni,cio->nco", x, t["cluster.weights"].astype(np.float64))
-        y = np.einsum("nc,nco->no", a, per + t["cluster.biases"].astype(np.float64))
-    if "mlp.w2" in t:  # mlp shims (format version 2): gelu (tanh form) residual branch
-        assert meta["format_version"] == "2", meta
-        h = x @ t["mlp.w1"].astype(np.float64) + t["mlp.c"].astype(np.float64)
-        h = 0.5 * h * (1 + np.tanh(np.sqrt(2 / np.pi) * (h + 0.044715 * h**3)))
-        y = y + h @ t["mlp.w2"].astype(np.float64)
+    y = forward(t, x, normalize_input=False)
     if info["normalize_output"]:
         y = y / np.linalg.norm(y, axis=1, keepdims=True)
     out = pq.read_table(projected)
