@@ -367,3 +367,72 @@ fn demo_runs_as_the_readme_says() {
     assert_eq!(r["old"], "minilm");
     assert_eq!(r["new"], "mpnet");
 }
+
+#[test]
+fn a_method_that_cannot_be_fitted_is_left_out_and_alone_it_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    let set = d.path().join("tiny");
+    let out = shimkit(&[
+        "gen",
+        "--docs",
+        "130",
+        "--queries",
+        "10",
+        "--old-dim",
+        "16",
+        "--new-dim",
+        "24",
+        "--seed",
+        "3",
+        "--no-text",
+        "--out",
+        set.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json = d.path().join("r.json");
+    let args = |methods: &'static str| {
+        vec![
+            "eval".to_string(),
+            "--dataset".into(),
+            set.to_str().unwrap().into(),
+            "--old".into(),
+            "old".into(),
+            "--new".into(),
+            "new".into(),
+            "--methods".into(),
+            methods.into(),
+            "--resamples".into(),
+            "100".into(),
+            "--curve".into(),
+            "100".into(),
+            "--json".into(),
+            json.to_str().unwrap().into(),
+        ]
+    };
+    let run = |methods| {
+        let a = args(methods);
+        shimkit(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    // 65 training pairs: too few for two clusters of 25 after the held-out splits.
+    let out = run("ridge,cluster,auto");
+    assert!(out.status.success(), "{}", text(&out));
+    let r = read_json(&json);
+    let names: Vec<&str> = r["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"shim-doc:ridge") && names.contains(&"shim-doc:auto"));
+    assert!(!names.iter().any(|n| n.contains("cluster")), "{names:?}");
+    assert!(text(&out).contains("cluster is left out"), "{}", text(&out));
+    std::fs::remove_file(&json).unwrap();
+    let out = run("cluster");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("too few to tune two clusters"),
+        "{}",
+        text(&out)
+    );
+    assert!(!json.exists());
+}

@@ -628,9 +628,13 @@ fn adapter_candidate(
     let inner_val: Vec<usize> = (0..fold.len()).filter(|&i| fold[i] == 0).collect();
     let inner_tr: Vec<usize> = (0..fold.len()).filter(|&i| fold[i] != 0).collect();
     if inner_val.len() < 5 || inner_tr.len() < 5 {
-        return Err(TrainError::TooFewPairs {
-            pairs: fold.len(),
-            min: 50,
+        return Err(TrainError::Invalid {
+            what: "method",
+            message: format!(
+                "{method} needs at least 5 pairs in each of its tuning splits; {} and {} kept",
+                inner_tr.len(),
+                inner_val.len()
+            ),
         });
     }
     let mut rest = PairStats::new(train.d_in(), train.d_out());
@@ -666,9 +670,13 @@ fn adapter_candidate(
                 cfg.seed,
             )?;
             let Some((tuned, _)) = tuned else {
-                return Err(TrainError::TooFewPairs {
-                    pairs: fold.len(),
-                    min: 2 * cluster::MIN_PER_CLUSTER * 5 / 4,
+                return Err(TrainError::Invalid {
+                    what: "cluster",
+                    message: format!(
+                        "{} training pairs are too few to tune two clusters of at least {} pairs each",
+                        x_tr.nrows(),
+                        cluster::MIN_PER_CLUSTER
+                    ),
                 });
             };
             tuned.into()

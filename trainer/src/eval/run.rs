@@ -173,9 +173,16 @@ pub fn evaluate(
         Direction::OldToNew,
         (&cfg.old_name, &cfg.new_name),
     )?;
-    for (&method, ((q_shim, q_rec), (d_shim, d_rec))) in
-        cfg.methods.iter().zip(query_fits.into_iter().zip(doc_fits))
-    {
+    // A method fitted in one direction only (too few pairs to tune it in the other) is
+    // left out of both, with the reason already logged.
+    let paired: Vec<_> = query_fits
+        .into_iter()
+        .filter_map(|(m, q)| {
+            let d = doc_fits.iter().position(|(dm, _)| *dm == m)?;
+            Some((m, q, doc_fits[d].1.clone()))
+        })
+        .collect();
+    for (method, (q_shim, q_rec), (d_shim, d_rec)) in paired {
         fits.push(q_rec);
         fits.push(d_rec);
         let mapped_queries = q_shim.apply(data.new_queries.view(), true)?;
@@ -323,7 +330,7 @@ fn fit_methods(
     cfg: &EvalConfig,
     direction: Direction,
     (source, target): (&str, &str),
-) -> Result<Vec<(Shim, FitRecord)>> {
+) -> Result<Vec<(Method, (Shim, FitRecord))>> {
     let shared = cfg.methods.len() > 1 || cfg.methods.contains(&Method::Auto);
     if !shared {
         return cfg
@@ -336,7 +343,10 @@ fn fit_methods(
                     max_landmarks: cfg.max_landmarks,
                     ..FitConfig::default()
                 };
-                fit_shim(x, y, ids, &fcfg, direction, (source, target))
+                Ok((
+                    method,
+                    fit_shim(x, y, ids, &fcfg, direction, (source, target))?,
+                ))
             })
             .collect();
     }
@@ -351,14 +361,18 @@ fn fit_methods(
     let auto_seconds = t.elapsed().as_secs_f64();
     cfg.methods
         .iter()
-        .map(|&method| {
+        .filter_map(|&method| {
             let t = Instant::now();
             let outcome = match method {
                 Method::Auto => auto.clone(),
-                m => auto.refit(m)?.ok_or_else(|| TrainError::Invalid {
-                    what: "method",
-                    message: format!("auto did not score {m}"),
-                })?,
+                m => match auto.refit(m) {
+                    Ok(Some(o)) => o,
+                    Ok(None) => {
+                        tracing::warn!("{m} is left out of the {direction} paths: it could not be fitted on these pairs");
+                        return None;
+                    }
+                    Err(e) => return Some(Err(e)),
+                },
             };
             // A refitted method could not exist without the shared fit that tuned it.
             let seconds = match method {
@@ -366,10 +380,8 @@ fn fit_methods(
                 _ => auto_seconds + t.elapsed().as_secs_f64(),
             };
             let shim = Shim::from_outcome(&outcome, direction, source, target);
-            Ok((
-                shim,
-                record(&outcome, method, direction, seconds, method != Method::Auto),
-            ))
+            let rec = record(&outcome, method, direction, seconds, method != Method::Auto);
+            Some(Ok((method, (shim, rec))))
         })
         .collect()
 }
