@@ -1,0 +1,62 @@
+"""Does a query-side shim's bias help retrieval? Saved shims, with and without it.
+
+python benches/query_bias.py DATASET OLD NEW SHIMS_DIR [METHOD ...]
+
+SHIMS_DIR comes from `shimkit eval --dataset DATASET --old OLD --new NEW --save-shims DIR`.
+For a query-side (new -> old) shim y = xW + b, the bias adds b·d to every document's
+score: a document prior, the same for every query, that favours documents near b (about
+the old space's mean direction, the hubs). This script ranks the old corpus with the
+mapped new-model queries with and without b and prints nDCG@10 retention of each (the
+metric functions of tests/python/eval_check.py).
+"""
+import os
+import sys
+
+import numpy as np
+from safetensors.numpy import load_file
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
+import eval_check as ec  # noqa: E402
+
+
+def main():
+    dataset, old, new, shims = sys.argv[1:5]
+    methods = sys.argv[5:] or ["ridge", "procrustes", "lowrank"]
+    ids, od = ec.load(f"{dataset}/corpus.{old}.parquet")
+    ids_new, nd = ec.load(f"{dataset}/corpus.{new}.parquet")
+    assert ids == ids_new
+    od, nd = ec.unit(od), ec.unit(nd)
+    qids, _ = ec.load(f"{dataset}/queries.{old}.parquet")
+    qids_new, nq = ec.load(f"{dataset}/queries.{new}.parquet")
+    assert qids == qids_new
+    qrels = {}
+    for line in open(f"{dataset}/qrels.tsv").read().splitlines()[1:]:
+        q, d, g = line.split("\t")
+        qrels.setdefault(q, {})[d] = int(g)
+    row = {d: i for i, d in enumerate(ids)}
+    keep = [i for i, q in enumerate(qids) if any(g >= 1 for g in qrels.get(q, {}).values())]
+    nq = ec.unit(nq[keep]).astype(np.float64)
+    judged = [
+        ({row[d]: g for d, g in qrels[qids[i]].items() if d in row},
+         sorted((g for g in qrels[qids[i]].values() if g >= 1), reverse=True))
+        for i in keep
+    ]
+
+    def ndcg(queries, docs):
+        ranking = ec.rank(queries.astype(np.float32), docs, 100)
+        return float(np.mean([ec.metrics(r, r, j, 10)["ndcg"] for r, j in zip(ranking, judged)]))
+
+    full = ndcg(nq, nd)
+    print(f"{old} -> {new}: query-side retention of the full re-embed's nDCG@10 ({full:.4f})")
+    for m in methods:
+        t = load_file(f"{shims}/query-side-{m}.safetensors")
+        if any(k.startswith(("kernel.", "cluster.", "mlp.")) for k in t):
+            print(f"  {m:<12} skipped: not an affine shim")
+            continue
+        with_bias = ndcg(ec.unit(nq @ t["weight"] + t["bias"]), od) / full
+        without = ndcg(ec.unit(nq @ t["weight"]), od) / full
+        print(f"  {m:<12} with bias {with_bias:.3f}   without {without:.3f}")
+
+
+if __name__ == "__main__":
+    main()
