@@ -1,0 +1,210 @@
+//! Fitting the non-linear candidates (kernel, cluster, mlp) on top of ridge: tuning on the
+//! kept training pairs, scoring on the validation split, and refitting.
+
+use ndarray::{Array2, ArrayView2, Axis};
+
+use super::{Candidate, FitConfig, Method, parameters, ridge_lambda_for};
+use crate::adapter::{Adapter, AdapterParams};
+use crate::cluster;
+use crate::error::{Result, TrainError};
+use crate::kernel;
+use crate::map::LinearMap;
+use crate::methods;
+use crate::mlp::{self, MlpConfig};
+use crate::stats::PairStats;
+
+/// The affine part of a shim whose adapter trains its own (the MLP's), else `map`.
+pub(super) fn with_own_affine(map: LinearMap, adapter: Option<&Adapter>) -> LinearMap {
+    match adapter.and_then(Adapter::own_affine) {
+        Some((w, b)) => LinearMap {
+            weight: w.mapv(|v| v as f64),
+            bias: b.mapv(|v| v as f64),
+        },
+        None => map,
+    }
+}
+
+/// `x·W + b` in f32.
+pub(super) fn predict(map: &LinearMap, x: ArrayView2<'_, f32>) -> Array2<f32> {
+    let w = map.weight.mapv(|v| v as f32);
+    let b: Vec<f32> = map.bias.iter().map(|&v| v as f32).collect();
+    crate::gemm::project(x, w.view(), Some(&b))
+}
+
+/// A non-linear candidate on top of ridge: its hyper-parameters tuned with tuning fold 0
+/// of the kept training pairs held out (the ridge under it fitted on the other folds), then
+/// refitted on every kept training pair and scored on the validation split.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn adapter_candidate(
+    method: Method,
+    train: &PairStats,
+    folds: &[PairStats],
+    cfg: &FitConfig,
+    ridge_lambda: &mut Option<f64>,
+    reservoir: &(Array2<f32>, Array2<f32>, Vec<usize>),
+    x_val: &Array2<f32>,
+    y_val: &Array2<f32>,
+) -> Result<(Candidate, AdapterParams)> {
+    let l = ridge_lambda_for(train, folds, cfg, ridge_lambda)?;
+    let (x, y, fold) = reservoir;
+    let inner_val: Vec<usize> = (0..fold.len()).filter(|&i| fold[i] == 0).collect();
+    let inner_tr: Vec<usize> = (0..fold.len()).filter(|&i| fold[i] != 0).collect();
+    if inner_val.len() < 5 || inner_tr.len() < 5 {
+        return Err(TrainError::Invalid {
+            what: "method",
+            message: format!(
+                "{method} needs at least 5 pairs in each of its tuning splits; {} and {} kept",
+                inner_tr.len(),
+                inner_val.len()
+            ),
+        });
+    }
+    let mut rest = PairStats::new(train.d_in(), train.d_out());
+    folds.iter().skip(1).for_each(|f| rest.merge(f));
+    let base_inner = methods::ridge(&rest, l)?;
+    let (x_tr, y_tr) = (x.select(Axis(0), &inner_tr), y.select(Axis(0), &inner_tr));
+    let (x_iv, y_iv) = (x.select(Axis(0), &inner_val), y.select(Axis(0), &inner_val));
+    let params: AdapterParams = match method {
+        Method::Kernel => {
+            let r_tr = &y_tr - &predict(&base_inner, x_tr.view());
+            let base_iv = predict(&base_inner, x_iv.view());
+            let (tuned, _) = kernel::tune(
+                x_tr.view(),
+                r_tr.view(),
+                x_iv.view(),
+                base_iv.view(),
+                y_iv.view(),
+                cfg.max_landmarks,
+            )?;
+            // Tuned on the inner split; "every input a landmark" stays that on all rows.
+            tuned
+                .for_rows(x_tr.nrows(), x.nrows(), cfg.max_landmarks)
+                .into()
+        }
+        Method::Cluster => {
+            let tuned = cluster::tune(
+                x_tr.view(),
+                y_tr.view(),
+                x_iv.view(),
+                y_iv.view(),
+                &base_inner,
+                l,
+                cfg.seed,
+            )?;
+            let Some((tuned, _)) = tuned else {
+                return Err(TrainError::Invalid {
+                    what: "cluster",
+                    message: format!(
+                        "{} training pairs are too few to tune two clusters of at least {} pairs each",
+                        x_tr.nrows(),
+                        cluster::MIN_PER_CLUSTER
+                    ),
+                });
+            };
+            tuned.into()
+        }
+        Method::Mlp => {
+            let trained = mlp::train(
+                x_tr.view(),
+                y_tr.view(),
+                Some((x_iv.view(), y_iv.view())),
+                &base_inner,
+                &cfg.mlp,
+                cfg.mlp.epochs,
+                cfg.seed,
+            )?;
+            AdapterParams::mlp(&cfg.mlp, trained.epochs)
+        }
+        other => {
+            return Err(TrainError::Invalid {
+                what: "method",
+                message: format!("{other} has no adapter"),
+            });
+        }
+    };
+    let base = methods::ridge(train, l)?;
+    let adapter = fit_adapter(params, &base, l, x.view(), y.view(), x.nrows(), cfg)?;
+    let pred = adapter.apply(x_val.view(), || predict(&base, x_val.view()));
+    let (d_in, d_out) = (train.d_in(), train.d_out());
+    let affine = match adapter {
+        Adapter::Kernel(_) => parameters(Method::Ridge, d_in, d_out, None),
+        // Cluster maps replace the affine part; the MLP counts its own.
+        Adapter::Cluster(_) | Adapter::Mlp(_) => 0,
+    };
+    Ok((
+        Candidate {
+            method,
+            lambda: Some(l),
+            rank: None,
+            heldout_cosine: kernel::mean_cosine(pred.view(), y_val.view()),
+            parameters: affine + adapter.parameters(),
+            adapter: Some(params),
+        },
+        params,
+    ))
+}
+
+/// Fits an adapter with fixed hyper-parameters on unit rows `x` → `y`, on top of `base`;
+/// `tuned_on` is the number of rows the parameters were tuned on (see
+/// [`kernel::KernelParams::for_rows`]).
+pub(super) fn fit_adapter(
+    params: AdapterParams,
+    base: &LinearMap,
+    lambda: f64,
+    x: ArrayView2<'_, f32>,
+    y: ArrayView2<'_, f32>,
+    tuned_on: usize,
+    cfg: &FitConfig,
+) -> Result<Adapter> {
+    Ok(match params {
+        AdapterParams::Kernel {
+            gamma,
+            lambda: kernel_lambda,
+            landmarks,
+        } => {
+            let p = kernel::KernelParams {
+                gamma,
+                lambda: kernel_lambda,
+                landmarks,
+            }
+            .for_rows(tuned_on, x.nrows(), cfg.max_landmarks);
+            let r = &y - &predict(base, x);
+            Adapter::Kernel(kernel::fit_residual(x, r.view(), p)?)
+        }
+        AdapterParams::Cluster {
+            clusters,
+            temperature,
+        } => Adapter::Cluster(cluster::fit_clusters(
+            x,
+            y,
+            base,
+            lambda,
+            cluster::ClusterParams {
+                clusters,
+                temperature,
+            },
+            cfg.seed,
+        )?),
+        AdapterParams::Mlp {
+            hidden,
+            epochs,
+            learning_rate,
+            weight_decay,
+            batch,
+            contrastive_weight,
+            temperature,
+        } => {
+            let run = MlpConfig {
+                hidden,
+                epochs,
+                learning_rate,
+                weight_decay,
+                batch,
+                contrastive_weight,
+                temperature,
+                ..cfg.mlp
+            };
+            Adapter::Mlp(mlp::train(x, y, None, base, &run, epochs, cfg.seed)?.mlp)
+        }
+    })
+}
