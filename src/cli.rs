@@ -167,6 +167,10 @@ pub struct FitArgs {
     /// so fewer project faster, at some cost in quality.
     #[arg(long, default_value_t = shimkit_trainer::kernel::MAX_LANDMARKS)]
     pub max_landmarks: usize,
+    /// Write the shim with its bias set to zero (for query-side shims: the bias only adds
+    /// a document prior b·d to search scores; see `shimkit eval --no-query-bias`).
+    #[arg(long)]
+    pub drop_bias: bool,
     /// MLP adapter: hidden units.
     #[arg(long, default_value_t = 256)]
     pub mlp_hidden: usize,
@@ -262,6 +266,10 @@ pub struct EvalOptions {
     /// (paths shim-query+csls:<method> and shim-doc+csls:<method>).
     #[arg(long)]
     pub csls: bool,
+    /// Also score each query-side shim without its bias (paths shim-query-nobias:<method>):
+    /// the bias adds the same prior b·d to every document's score, which can favour hubs.
+    #[arg(long)]
+    pub no_query_bias: bool,
     /// Write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,

@@ -318,6 +318,7 @@ fn eval_works_on_a_generated_set_with_other_model_names() {
         "--curve",
         "100",
         "--csls",
+        "--no-query-bias",
         "--json",
         json.to_str().unwrap(),
         "--save-shims",
@@ -335,10 +336,14 @@ fn eval_works_on_a_generated_set_with_other_model_names() {
             .unwrap()
             > 0.5
     );
-    for name in ["shim-query+csls:ridge", "shim-doc+csls:auto"] {
+    for name in [
+        "shim-query+csls:ridge",
+        "shim-doc+csls:auto",
+        "shim-query-nobias:ridge",
+    ] {
         assert!(path(&r, name)["ndcg@10"].as_f64().unwrap() > 0.0, "{name}");
     }
-    // The numpy check recomputes the CSLS paths of the ridge shims too.
+    // The numpy check recomputes the CSLS and no-bias paths of the ridge shims too.
     numpy_agrees(set.to_str().unwrap(), "old", "new", &json, &shims);
 }
 

@@ -451,3 +451,27 @@ fn recovers_the_known_map_of_generated_data() {
         r["chosen"]
     );
 }
+
+#[test]
+fn drop_bias_writes_a_shim_without_its_bias_and_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let shim = p(&d, "q.safetensors");
+    let r = fit_json(&[
+        "--old",
+        &cranfield("corpus.minilm.parquet"),
+        "--new",
+        &cranfield("corpus.mpnet.parquet"),
+        "--direction",
+        "new-to-old",
+        "--method",
+        "ridge",
+        "--drop-bias",
+        "--out",
+        shim.to_str().unwrap(),
+    ]);
+    assert_eq!(r["chosen"]["method"], "ridge");
+    let loaded = shimkit_trainer::artifact::load(&shim).unwrap();
+    assert!(loaded.bias.iter().all(|&b| b == 0.0));
+    assert!(loaded.meta.bias_dropped);
+    assert!(loaded.weight.iter().any(|&w| w != 0.0));
+}

@@ -83,6 +83,7 @@ pub fn run_eval(
         curve: opts.curve.clone(),
         target: opts.gate.unwrap_or(0.95),
         csls: opts.csls,
+        no_query_bias: opts.no_query_bias,
         max_landmarks: opts.max_landmarks,
         cost: CostInputs {
             docs: opts.cost_docs,

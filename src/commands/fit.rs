@@ -65,7 +65,10 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let outcome = fitted.outcome;
     let (d_in, d_out) = outcome.map.weight.dim();
-    let shim = Shim::from_outcome(&outcome, args.direction, source, target);
+    let mut shim = Shim::from_outcome(&outcome, args.direction, source, target);
+    if args.drop_bias {
+        shim.drop_bias();
+    }
     artifact::save(&shim, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
     let total_s = started.elapsed().as_secs_f64();
 

@@ -153,6 +153,11 @@ def main():
     }
     projected = shim("doc-side-ridge")(od)
     paths["shim-doc:ridge"] = rank(nq, projected, depth)
+    if "shim-query-nobias:ridge" in {p["name"] for p in report["paths"]}:
+        # The query-side ridge shim with its bias set to zero.
+        t = dict(load_file(f"{shims}/query-side-ridge.safetensors"))
+        t["bias"] = np.zeros_like(t["bias"])
+        paths["shim-query-nobias:ridge"] = rank(unit(forward(t, nq).astype(np.float32)), od, depth)
     if "shim-query+csls:ridge" in {p["name"] for p in report["paths"]}:
         # CSLS: rank by q.d - r(d)/2, r(d) = mean cosine of d to its 10 nearest points on
         # the other side of the map, never counting the same document.

@@ -46,7 +46,10 @@ pub struct ShimMeta {
     pub normalize_input: bool,
     /// Outputs are L2-normalised by default (`shimkit project --no-normalize` overrides).
     pub normalize_output: bool,
-    /// The hyper-parameters of a `kernel` or `cluster` shim's adapter.
+    /// The bias was set to zero after fitting (`shimkit fit --drop-bias`).
+    #[serde(default)]
+    pub bias_dropped: bool,
+    /// The hyper-parameters of a `kernel`, `cluster` or `mlp` shim's adapter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<AdapterParams>,
 }
@@ -95,6 +98,7 @@ impl ShimMeta {
             normalize_input: true,
             normalize_output: true,
             adapter: None,
+            bias_dropped: false,
         }
     }
 }
@@ -162,6 +166,17 @@ impl Shim {
             adapter: None,
             meta,
         }
+    }
+
+    /// Sets the affine bias to zero. For a query-side shim the bias only adds the same
+    /// document prior b·d to every query's scores; ranking without it can be better
+    /// (`shimkit eval --no-query-bias` measures it). Cluster maps keep their own biases.
+    pub fn drop_bias(&mut self) {
+        self.bias.fill(0.0);
+        if let Some(Adapter::Mlp(m)) = &mut self.adapter {
+            m.bias.fill(0.0);
+        }
+        self.meta.bias_dropped = true;
     }
 
     pub fn source_dim(&self) -> usize {

@@ -197,3 +197,26 @@ fn a_kernel_shim_missing_a_tensor_is_refused() {
     let msg = err(&raw(tensors, good_meta()));
     assert!(msg.contains("do not fit a 3→5 shim"), "{msg}");
 }
+
+#[test]
+fn drop_bias_zeroes_the_affine_bias_of_an_mlp_shim_too_and_it_still_saves() {
+    use shimkit_trainer::adapter::Adapter;
+    let mut s = shim();
+    s.adapter = Some(Adapter::Mlp(shimkit_trainer::mlp::MlpResidual {
+        weight: s.weight.clone(),
+        bias: s.bias.clone(),
+        w1: Array2::from_elem((3, 2), 0.5),
+        c: ndarray::Array1::zeros(2),
+        w2: Array2::from_elem((2, 5), 0.1),
+    }));
+    s.drop_bias();
+    assert!(s.bias.iter().all(|&b| b == 0.0) && s.meta.bias_dropped);
+    let Some(Adapter::Mlp(m)) = &s.adapter else {
+        unreachable!()
+    };
+    assert!(m.bias.iter().all(|&b| b == 0.0));
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("m.safetensors");
+    artifact::save(&s, &path).unwrap();
+    assert_eq!(artifact::load(&path).unwrap(), s);
+}

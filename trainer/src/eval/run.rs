@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
+use crate::adapter::Adapter;
 use crate::direction::Direction;
 use crate::error::{Result, TrainError};
 use crate::eval::bootstrap::Resamples;
@@ -42,6 +43,8 @@ pub struct EvalConfig {
     pub target: f64,
     /// Also score every shim path with the CSLS hubness correction (`shim-query+csls:*`).
     pub csls: bool,
+    /// Also score every query-side shim without its bias (`shim-query-nobias:*`).
+    pub no_query_bias: bool,
     /// Most landmarks a kernel shim keeps.
     pub max_landmarks: usize,
     pub cost: CostInputs,
@@ -61,6 +64,7 @@ impl Default for EvalConfig {
             curve: vec![100, 250, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000],
             target: 0.95,
             csls: false,
+            no_query_bias: false,
             max_landmarks: crate::kernel::MAX_LANDMARKS,
             cost: CostInputs::default(),
             old_name: "old".into(),
@@ -157,6 +161,7 @@ pub fn evaluate(
     let mut doc_side = Vec::new();
     let mut projected = Vec::new();
     let (mut csls_query, mut csls_doc) = (Vec::new(), Vec::new());
+    let mut nobias_query = Vec::new();
     let query_fits = fit_methods(
         new_train.view(),
         old_train.view(),
@@ -199,6 +204,19 @@ pub fn evaluate(
             reembedded: 0.0,
             hits: search(data.new_queries.view(), corpus.view(), depth),
         });
+        if cfg.no_query_bias && !matches!(q_shim.adapter, Some(Adapter::Cluster(_))) {
+            // The bias adds b·d to every document's score, the same for every query: a
+            // prior toward the old space's mean direction. Ranking without it.
+            let mut unbiased = q_shim.clone();
+            unbiased.drop_bias();
+            let mapped = unbiased.apply(data.new_queries.view(), true)?;
+            nobias_query.push(Built {
+                name: format!("shim-query-nobias:{method}"),
+                kind: PathKind::ShimQuery,
+                reembedded: 0.0,
+                hits: search(mapped.view(), data.old_docs.view(), depth),
+            });
+        }
         if cfg.csls {
             // Query-side: old documents penalised by their closeness to the mapped
             // training documents; doc-side: projected documents by their closeness to the
@@ -236,6 +254,7 @@ pub fn evaluate(
     }
     built.extend(query_side);
     built.extend(doc_side);
+    built.extend(nobias_query);
     built.extend(csls_query);
     built.extend(csls_doc);
 
