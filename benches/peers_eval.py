@@ -68,36 +68,6 @@ _spec = importlib.util.spec_from_file_location("eval_check", ROOT / "tests" / "p
 ec = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ec)
 
-
-def read_set(dataset, old, new):
-    """The alignment of eval_check.main(): common docs, judged queries, graded judgements."""
-    od_ids, od = ec.load(f"{dataset}/corpus.{old}.parquet")
-    nd_ids, nd = ec.load(f"{dataset}/corpus.{new}.parquet")
-    oq_ids, oq = ec.load(f"{dataset}/queries.{old}.parquet")
-    nq_ids, nq = ec.load(f"{dataset}/queries.{new}.parquet")
-    qrels = {}
-    with open(f"{dataset}/qrels.tsv") as f:
-        rows = csv.reader(f, delimiter="\t")
-        next(rows)
-        for q, d, g in rows:
-            qrels.setdefault(q, {})[d] = int(g)
-    new_pos = {i: r for r, i in enumerate(nd_ids)}
-    docs = [i for i in od_ids if i in new_pos]
-    od = ec.unit(od[[od_ids.index(i) for i in docs]]) if docs != od_ids else ec.unit(od)
-    nd = ec.unit(nd[[new_pos[i] for i in docs]])
-    doc_row = {i: r for r, i in enumerate(docs)}
-    nq_pos = {i: r for r, i in enumerate(nq_ids)}
-    queries = [i for i in oq_ids if i in nq_pos and any(g >= 1 for g in qrels.get(i, {}).values())]
-    oq = ec.unit(oq[[oq_ids.index(i) for i in queries]])
-    nq = ec.unit(nq[[nq_pos[i] for i in queries]])
-    judged = []
-    for q in queries:
-        grades = {doc_row[d]: g for d, g in qrels[q].items() if d in doc_row}
-        relevant = sorted((g for g in qrels[q].values() if g >= 1), reverse=True)
-        judged.append((grades, relevant))
-    return docs, doc_row, od, nd, oq, nq, judged
-
-
 def timed(fn):
     t = time.perf_counter()
     out = fn()
@@ -168,11 +138,11 @@ def main():
 
     report = json.load(open(report_path))
     k = report["k"]
-    docs, doc_row, od, nd, oq, nq, judged = read_set(dataset, old, new)
+    docs, doc_row, od, nd, oq, nq, judged = ec.read_set(dataset, old, new)
     train_ids = open(f"{shims}/train_ids.txt").read().split()
     train = np.array([doc_row[i] for i in train_ids])
     assert len(train) == report["train_pairs"], (len(train), report["train_pairs"])
-    od_t, nd_t = f32(od[train]), f32(nd[train])  # already L2-normalised by read_set
+    od_t, nd_t = f32(od[train]), f32(nd[train])  # already L2-normalised by ec.read_set
     depth = max(k, 100)
 
     def ndcg(ranking):

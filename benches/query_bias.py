@@ -22,25 +22,8 @@ import eval_check as ec  # noqa: E402
 def main():
     dataset, old, new, shims = sys.argv[1:5]
     methods = sys.argv[5:] or ["ridge", "procrustes", "lowrank"]
-    ids, od = ec.load(f"{dataset}/corpus.{old}.parquet")
-    ids_new, nd = ec.load(f"{dataset}/corpus.{new}.parquet")
-    assert ids == ids_new
-    od, nd = ec.unit(od), ec.unit(nd)
-    qids, _ = ec.load(f"{dataset}/queries.{old}.parquet")
-    qids_new, nq = ec.load(f"{dataset}/queries.{new}.parquet")
-    assert qids == qids_new
-    qrels = {}
-    for line in open(f"{dataset}/qrels.tsv").read().splitlines()[1:]:
-        q, d, g = line.split("\t")
-        qrels.setdefault(q, {})[d] = int(g)
-    row = {d: i for i, d in enumerate(ids)}
-    keep = [i for i, q in enumerate(qids) if any(g >= 1 for g in qrels.get(q, {}).values())]
-    nq = ec.unit(nq[keep]).astype(np.float64)
-    judged = [
-        ({row[d]: g for d, g in qrels[qids[i]].items() if d in row},
-         sorted((g for g in qrels[qids[i]].values() if g >= 1), reverse=True))
-        for i in keep
-    ]
+    _, row, od, nd, _, nq, judged = ec.read_set(dataset, old, new)
+    nq = nq.astype(np.float64)
 
     def ndcg(queries, docs):
         ranking = ec.rank(queries.astype(np.float32), docs, 100)

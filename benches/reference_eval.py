@@ -26,25 +26,8 @@ def ridge(x, y, lam):
 
 def main():
     dataset, old, new, shims = sys.argv[1:5]
-    _, od = ec.load(f"{dataset}/corpus.{old}.parquet")
-    ids, nd = ec.load(f"{dataset}/corpus.{new}.parquet")
-    oids, _ = ec.load(f"{dataset}/corpus.{old}.parquet")
-    assert ids == oids
-    od, nd = ec.unit(od).astype(np.float64), ec.unit(nd).astype(np.float64)
-    qo_ids, oq = ec.load(f"{dataset}/queries.{old}.parquet")
-    qn_ids, nq = ec.load(f"{dataset}/queries.{new}.parquet")
-    assert qo_ids == qn_ids
-    qrels = {}
-    for line in open(f"{dataset}/qrels.tsv").read().splitlines()[1:]:
-        q, d, g = line.split("\t")
-        qrels.setdefault(q, {})[d] = int(g)
-    row = {d: i for i, d in enumerate(ids)}
-    keep = [i for i, q in enumerate(qo_ids) if any(g >= 1 for g in qrels.get(q, {}).values())]
-    oq, nq = ec.unit(oq[keep]), ec.unit(nq[keep])
-    judged = []
-    for i in keep:
-        j = qrels[qo_ids[i]]
-        judged.append(({row[d]: g for d, g in j.items() if d in row}, sorted((g for g in j.values() if g >= 1), reverse=True)))
+    _, row, od, nd, oq, nq, judged = ec.read_set(dataset, old, new)
+    od, nd = od.astype(np.float64), nd.astype(np.float64)
     train = [row[i] for i in open(f"{shims}/train_ids.txt").read().split()]
 
     def ndcg(ranking):

@@ -105,10 +105,10 @@ def metrics(ranking, ref, judged, k):
     }
 
 
-def main():
-    dataset, old, new, report_path, shims = sys.argv[1:6]
-    report = json.load(open(report_path))
-    k, seed, n_train = report["k"], report["seed"], report["train_pairs"]
+def read_set(dataset, old, new):
+    """An evaluation set aligned as shimkit aligns it: documents both models embed (old
+    model's order), queries both embed that have a judgement of grade >= 1, rows
+    L2-normalised, and per query (grade by document row, relevant grades best first)."""
     od_ids, od = load(f"{dataset}/corpus.{old}.parquet")
     nd_ids, nd = load(f"{dataset}/corpus.{new}.parquet")
     oq_ids, oq = load(f"{dataset}/queries.{old}.parquet")
@@ -119,22 +119,32 @@ def main():
         next(rows)
         for q, d, g in rows:
             qrels.setdefault(q, {})[d] = int(g)
+    od_pos = {i: r for r, i in enumerate(od_ids)}
     new_pos = {i: r for r, i in enumerate(nd_ids)}
     docs = [i for i in od_ids if i in new_pos]
-    od = unit(od[[od_ids.index(i) for i in docs]]) if docs != od_ids else unit(od)
+    od = unit(od[[od_pos[i] for i in docs]])
     nd = unit(nd[[new_pos[i] for i in docs]])
     doc_row = {i: r for r, i in enumerate(docs)}
+    oq_pos = {i: r for r, i in enumerate(oq_ids)}
     nq_pos = {i: r for r, i in enumerate(nq_ids)}
     queries = [
         i for i in oq_ids if i in nq_pos and any(g >= 1 for g in qrels.get(i, {}).values())
     ]
-    oq = unit(oq[[oq_ids.index(i) for i in queries]])
+    oq = unit(oq[[oq_pos[i] for i in queries]])
     nq = unit(nq[[nq_pos[i] for i in queries]])
     judged = []
     for q in queries:
         grades = {doc_row[d]: g for d, g in qrels[q].items() if d in doc_row}
         relevant = sorted((g for g in qrels[q].values() if g >= 1), reverse=True)
         judged.append((grades, relevant))
+    return docs, doc_row, od, nd, oq, nq, judged
+
+
+def main():
+    dataset, old, new, report_path, shims = sys.argv[1:6]
+    report = json.load(open(report_path))
+    k, seed, n_train = report["k"], report["seed"], report["train_pairs"]
+    docs, doc_row, od, nd, oq, nq, judged = read_set(dataset, old, new)
 
     order = sorted(range(len(docs)), key=lambda i: (mix(seed, 3, fnv1a(docs[i].encode())), i))
     saved = open(f"{shims}/train_ids.txt").read().split()

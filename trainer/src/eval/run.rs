@@ -338,6 +338,16 @@ pub fn evaluate(
     })
 }
 
+/// The fit settings an evaluation uses for `method`.
+fn fit_config(cfg: &EvalConfig, method: Method) -> FitConfig {
+    FitConfig {
+        method,
+        seed: cfg.seed,
+        max_landmarks: cfg.max_landmarks,
+        ..FitConfig::default()
+    }
+}
+
 /// One shim a method, for each of `cfg.methods`. When several methods (or `auto`) are
 /// asked for, one `auto` fit tunes and scores them all and each is refitted from its
 /// statistics ([`crate::FitOutcome::refit`]): the same shims as separate fits, for the
@@ -356,12 +366,7 @@ fn fit_methods(
             .methods
             .iter()
             .map(|&method| {
-                let fcfg = FitConfig {
-                    method,
-                    seed: cfg.seed,
-                    max_landmarks: cfg.max_landmarks,
-                    ..FitConfig::default()
-                };
+                let fcfg = fit_config(cfg, method);
                 Ok((
                     method,
                     fit_shim(x, y, ids, &fcfg, direction, (source, target))?,
@@ -370,12 +375,7 @@ fn fit_methods(
             .collect();
     }
     let t = Instant::now();
-    let fcfg = FitConfig {
-        method: Method::Auto,
-        seed: cfg.seed,
-        max_landmarks: cfg.max_landmarks,
-        ..FitConfig::default()
-    };
+    let fcfg = fit_config(cfg, Method::Auto);
     let auto = fit(x, y, ids, &fcfg)?;
     let auto_seconds = t.elapsed().as_secs_f64();
     cfg.methods
@@ -570,12 +570,7 @@ fn curve(
             ci95: resamples.ratio_ci(&ndcg, full),
         }
     };
-    let fcfg = FitConfig {
-        method: Method::Auto,
-        seed: cfg.seed,
-        max_landmarks: cfg.max_landmarks,
-        ..FitConfig::default()
-    };
+    let fcfg = fit_config(cfg, Method::Auto);
     let mut points = Vec::new();
     for size in sizes {
         let (q, d) = match budget {
