@@ -45,6 +45,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Fit shims on the bundled Cranfield data (minilm -> mpnet) and compare every path.
     Demo(DemoArgs),
+    /// Serve every shim in a directory over HTTP (projection, aliases, hot swap, metrics).
+    Serve(ServeArgs),
 }
 
 /// Column names of an embedding table.
@@ -326,4 +328,38 @@ pub struct DemoArgs {
     /// The evaluation set (default: the bundled data/cranfield).
     #[arg(long)]
     pub dataset: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Settings: flags win over SHIMKIT_* environment variables, which win over \
+    the --config TOML file (keys addr, shims, api_key_file, max_body_bytes, max_batch).\n\n\
+    Examples:\n  shimkit serve --shims shims/\n  \
+    curl -s localhost:8080/v1/shims/bridge/project -H 'content-type: application/json' \\\n    \
+    -d '{\"vectors\": [[0.1, 0.2, ...]]}'\n\n\
+    SIGINT/SIGTERM shut down gracefully; SIGHUP reloads the directory and the key file."
+)]
+pub struct ServeArgs {
+    /// Directory of .safetensors shims (each served under its file stem) and aliases.json.
+    #[arg(long, env = "SHIMKIT_SHIMS")]
+    pub shims: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SHIMKIT_ADDR")]
+    pub addr: Option<String>,
+    /// API keys, one a line: `KEY` or `read KEY` (project and read), `admin KEY` (also
+    /// alias switches and reload). Without it every route is open.
+    #[arg(long, env = "SHIMKIT_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// A TOML file with any of the settings.
+    #[arg(long, env = "SHIMKIT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Largest request body in bytes [default: 67108864].
+    #[arg(long, env = "SHIMKIT_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Most vectors in one request [default: 65536].
+    #[arg(long, env = "SHIMKIT_MAX_BATCH")]
+    pub max_batch: Option<usize>,
+    /// Threads answering requests [default: one a core].
+    #[arg(long, env = "SHIMKIT_WORKERS")]
+    pub workers: Option<usize>,
 }

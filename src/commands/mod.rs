@@ -6,6 +6,7 @@ mod fit;
 mod gen_set;
 mod inspect;
 mod project;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -20,5 +21,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Project(args) => project::run(&args, quiet),
         Command::Eval(args) => eval::run(&args, quiet),
         Command::Demo(args) => demo::run(&args, quiet),
+        Command::Serve(args) => serve::run(&args, quiet),
     }
 }

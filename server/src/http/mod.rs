@@ -1,0 +1,10 @@
+//! The HTTP layer: routes and handlers ([`server`]), bodies and their schemas ([`types`]),
+//! the three encodings of a projection ([`encoding`]), and the OpenAPI document
+//! ([`openapi`]).
+
+pub mod encoding;
+pub mod openapi;
+pub mod server;
+pub mod types;
+
+pub use server::{AppState, router};

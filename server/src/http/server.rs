@@ -1,0 +1,549 @@
+//! The router, its handlers, and the middleware that checks keys and counts requests.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use ndarray::ArrayView2;
+
+use super::encoding::{self, ARROW, Batch, Encoding, OCTET};
+use super::types::*;
+use crate::auth::{ApiKeys, Role};
+use crate::config::Limits;
+use crate::error::{ApiError, ErrorBody};
+use crate::metrics::Metrics;
+use crate::store::{LoadedShim, ReloadReport, ShimStore};
+
+/// Projections cheaper than this many multiply-adds run on the request's own task; bigger
+/// ones move to the blocking pool so they never stall the other connections.
+const INLINE_WORK: usize = 1 << 22;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: ShimStore,
+    pub keys: ArcSwap<ApiKeys>,
+    pub metrics: Metrics,
+    pub limits: Limits,
+}
+
+impl AppState {
+    pub fn new(store: ShimStore, keys: ApiKeys, limits: Limits) -> Arc<Self> {
+        let state = Arc::new(AppState {
+            store,
+            keys: ArcSwap::from_pointee(keys),
+            metrics: Metrics::new(),
+            limits,
+        });
+        state.publish_gauges();
+        state
+    }
+
+    fn publish_gauges(&self) {
+        let snap = self.store.snapshot();
+        self.metrics
+            .set_state(snap.shims.len(), snap.aliases.len(), snap.generation);
+    }
+
+    /// Rescans the shim directory and re-reads the key file (`POST /v1/reload`, SIGHUP).
+    pub fn reload(&self) -> Result<ReloadResponse, ApiError> {
+        let report = self
+            .store
+            .reload()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut failed: Vec<LoadFailureInfo> = report.failed.iter().map(failure_info).collect();
+        let mut keys_reloaded = false;
+        let source = self.keys.load().source().map(|p| p.to_path_buf());
+        if let Some(path) = source {
+            match ApiKeys::from_file(&path) {
+                Ok(keys) => {
+                    self.keys.store(Arc::new(keys));
+                    keys_reloaded = true;
+                }
+                Err(e) => failed.push(LoadFailureInfo {
+                    file: path.display().to_string(),
+                    error: e.message,
+                }),
+            }
+        }
+        self.metrics.record_reload_failures(failed.len());
+        self.publish_gauges();
+        log_report(&report);
+        let ReloadReport {
+            generation,
+            loaded,
+            reloaded,
+            unchanged,
+            removed,
+            kept,
+            ..
+        } = report;
+        Ok(ReloadResponse {
+            generation,
+            loaded,
+            reloaded,
+            unchanged,
+            removed,
+            kept,
+            failed,
+            keys_reloaded,
+        })
+    }
+}
+
+/// Logs what a load or reload did: failures as warnings, the rest as info.
+pub fn log_report(report: &ReloadReport) {
+    for f in &report.failed {
+        tracing::warn!("{}: {}", f.file, f.error);
+    }
+    tracing::info!(
+        "generation {}: {} new, {} reloaded, {} unchanged, {} removed, {} kept, {} failed",
+        report.generation,
+        report.loaded.len(),
+        report.reloaded.len(),
+        report.unchanged.len(),
+        report.removed.len(),
+        report.kept.len(),
+        report.failed.len()
+    );
+}
+
+fn failure_info(f: &crate::store::LoadFailure) -> LoadFailureInfo {
+    LoadFailureInfo {
+        file: f.file.clone(),
+        error: f.error.clone(),
+    }
+}
+
+/// Every route of the service.
+pub fn router(state: Arc<AppState>) -> Router {
+    let read = Router::new()
+        .route("/v1/shims", get(list_shims))
+        .route("/v1/shims/{name}", get(get_shim))
+        .route("/v1/shims/{name}/project", post(project))
+        .route("/v1/aliases", get(list_aliases))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_read));
+    let admin = Router::new()
+        .route("/v1/aliases/{alias}", put(set_alias))
+        .route("/v1/aliases/{alias}/rollback", post(rollback))
+        .route("/v1/reload", post(reload))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .merge(read)
+        .merge(admin)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+async fn require_read(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    authorized(&s, req, next, Role::Read).await
+}
+
+async fn require_admin(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    authorized(&s, req, next, Role::Admin).await
+}
+
+async fn authorized(s: &AppState, req: Request, next: Next, role: Role) -> Response {
+    match s.keys.load().authorize(req.headers(), role) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Counts every request by route and status, and times it.
+async fn track(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
+    let method = req.method().as_str().to_owned();
+    let response = next.run(req).await;
+    s.metrics.record_request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route; GET /openapi.json lists them".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed("this route does not take that method".into())
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness: at least one shim is loaded.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = Ready), (status = 503, body = Ready)))]
+pub async fn readyz(State(s): State<Arc<AppState>>) -> Response {
+    let snap = s.store.snapshot();
+    let ready = !snap.shims.is_empty();
+    let body = Ready {
+        status: if ready { "ready" } else { "no shims loaded" }.into(),
+        shims: snap.shims.len(),
+        aliases: snap.aliases.len(),
+        generation: snap.generation,
+        failed: snap.failures.iter().map(failure_info).collect(),
+    };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+/// Prometheus metrics (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
+pub async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "health",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+pub async fn openapi() -> Response {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        super::openapi::document(),
+    )
+        .into_response()
+}
+
+/// Every shim with its metadata, and every alias.
+#[utoipa::path(get, path = "/v1/shims", tag = "shims",
+    responses((status = 200, body = ShimList), (status = 401, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list_shims(State(s): State<Arc<AppState>>) -> Json<ShimList> {
+    let snap = s.store.snapshot();
+    Json(ShimList {
+        shims: snap
+            .shims
+            .values()
+            .map(|l| ShimInfo::new(l, &snap))
+            .collect(),
+        aliases: alias_infos(&snap),
+        generation: snap.generation,
+    })
+}
+
+fn alias_infos(snap: &crate::store::Snapshot) -> Vec<AliasInfo> {
+    snap.aliases
+        .iter()
+        .map(|(name, a)| AliasInfo {
+            alias: name.clone(),
+            target: a.target.clone(),
+            previous: a.previous.clone(),
+        })
+        .collect()
+}
+
+/// One shim (by name or alias) with its metadata.
+#[utoipa::path(get, path = "/v1/shims/{name}", tag = "shims",
+    params(("name" = String, Path, description = "A shim's name or an alias")),
+    responses((status = 200, body = ShimInfo), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get_shim(
+    State(s): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<ShimInfo>, ApiError> {
+    let snap = s.store.snapshot();
+    let resolved = snap.resolve(&name)?;
+    Ok(Json(ShimInfo::new(&resolved.shim, &snap)))
+}
+
+/// Every alias, its target and its rollback target.
+#[utoipa::path(get, path = "/v1/aliases", tag = "aliases",
+    responses((status = 200, body = Vec<AliasInfo>), (status = 401, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list_aliases(State(s): State<Arc<AppState>>) -> Json<Vec<AliasInfo>> {
+    Json(alias_infos(&s.store.snapshot()))
+}
+
+/// Maps vectors through a shim. The answer comes in the request's encoding: JSON,
+/// little-endian f32 rows (`X-Shimkit-Rows`/`X-Shimkit-Dim` headers both ways), or an
+/// Arrow IPC stream whose other columns come back unchanged. Every answer names the shim
+/// and version that produced it (JSON fields, or `X-Shimkit-Shim`/`X-Shimkit-Version`
+/// headers, or Arrow schema metadata).
+#[utoipa::path(post, path = "/v1/shims/{name}/project", tag = "shims",
+    params(("name" = String, Path, description = "A shim's name or an alias"), ProjectQuery),
+    request_body(content(
+        (ProjectRequest = "application/json"),
+        (BinaryBody = "application/octet-stream"),
+        (BinaryBody = "application/vnd.apache.arrow.stream"))),
+    responses(
+        (status = 200, description = "The projected vectors", content(
+            (ProjectResponse = "application/json"),
+            (BinaryBody = "application/octet-stream"),
+            (BinaryBody = "application/vnd.apache.arrow.stream"))),
+        (status = 400, description = "Malformed body, wrong dimension, empty batch, NaN or infinity", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such shim or alias", body = ErrorBody),
+        (status = 413, description = "Body or batch over the limit", body = ErrorBody),
+        (status = 415, description = "Content type not read here", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn project(
+    State(s): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    query: Result<Query<ProjectQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    // One resolution: the whole request uses this version even if a swap lands meanwhile.
+    let resolved = s.store.resolve(&name)?;
+    let encoding = Encoding::from_headers(&headers)?;
+    let Query(query) =
+        query.map_err(|e| ApiError::BadRequest(format!("query string: {}", e.body_text())))?;
+    let body = body?;
+    let (batch, json_normalize, arrow) = match encoding {
+        Encoding::Json => {
+            let (b, n) = encoding::decode_json(&body)?;
+            (b, n, None)
+        }
+        Encoding::Octet => (encoding::decode_octet(&headers, &body)?, None, None),
+        Encoding::Arrow => {
+            let (b, req) = encoding::decode_arrow(&body, query.column.as_deref())?;
+            (b, None, Some(req))
+        }
+    };
+    drop(body);
+    let shim = resolved.shim.clone();
+    check_batch(&batch, &shim, s.limits)?;
+    let normalize = json_normalize.or(query.normalize).unwrap_or(true);
+    let (rows, dim) = (batch.rows, shim.shim.target_dim());
+    let out = apply(shim.clone(), batch, normalize).await?;
+    let response = match (encoding, arrow) {
+        (Encoding::Arrow, Some(req)) => {
+            let body = encoding::encode_arrow(
+                &req,
+                dim,
+                &out,
+                &[
+                    ("shimkit.shim", &shim.name),
+                    ("shimkit.version", &shim.version),
+                ],
+            )?;
+            binary_response(ARROW, body, &shim, rows, dim)
+        }
+        (Encoding::Octet, _) => binary_response(
+            OCTET,
+            encoding::encode_octet(rows, dim, &out),
+            &shim,
+            rows,
+            dim,
+        ),
+        _ => Json(ProjectResponse {
+            vectors: out.chunks_exact(dim.max(1)).map(<[f32]>::to_vec).collect(),
+            shim: shim.name.clone(),
+            version: shim.version.clone(),
+            alias: resolved.alias,
+            dim,
+        })
+        .into_response(),
+    };
+    s.metrics
+        .record_projection(&shim.name, rows, started.elapsed().as_secs_f64());
+    Ok(response)
+}
+
+fn binary_response(
+    content_type: &'static str,
+    body: Vec<u8>,
+    shim: &LoadedShim,
+    rows: usize,
+    dim: usize,
+) -> Response {
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(encoding::ROWS_HEADER, HeaderValue::from(rows));
+    h.insert(encoding::DIM_HEADER, HeaderValue::from(dim));
+    // Shim names and versions are checked ASCII, so these always make valid headers.
+    if let Ok(v) = HeaderValue::from_str(&shim.name) {
+        h.insert("x-shimkit-shim", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&shim.version) {
+        h.insert("x-shimkit-version", v);
+    }
+    response
+}
+
+fn check_batch(batch: &Batch, shim: &LoadedShim, limits: Limits) -> Result<(), ApiError> {
+    if batch.rows == 0 {
+        return Err(ApiError::BadRequest(
+            "the batch is empty: send at least one vector".into(),
+        ));
+    }
+    if batch.rows > limits.max_batch {
+        return Err(ApiError::TooLarge(format!(
+            "{} vectors in one request; the limit is {}",
+            batch.rows, limits.max_batch
+        )));
+    }
+    let want = shim.shim.source_dim();
+    if batch.dim != want {
+        return Err(ApiError::BadRequest(format!(
+            "vectors have {} dimensions; shim {:?} maps {want}-dimensional vectors ({} → {})",
+            batch.dim, shim.name, shim.shim.meta.source_model, shim.shim.meta.target_model
+        )));
+    }
+    batch.check_finite()?;
+    if let Some(i) = batch
+        .data
+        .chunks_exact(batch.dim)
+        .position(|r| r.iter().all(|&v| v == 0.0))
+        && shim.shim.meta.normalize_input
+    {
+        return Err(ApiError::BadRequest(format!(
+            "vector {i} is all zeros: it has no direction to normalise"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the shim, inline when small, on the blocking pool when not.
+async fn apply(shim: Arc<LoadedShim>, batch: Batch, normalize: bool) -> Result<Vec<f32>, ApiError> {
+    let per_row = shim.shim.weight.len() + shim.shim.adapter.as_ref().map_or(0, |a| a.parameters());
+    let work = batch.rows.saturating_mul(per_row);
+    let run = move || -> Result<Vec<f32>, ApiError> {
+        let x = ArrayView2::from_shape((batch.rows, batch.dim), &batch.data)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let y = shim
+            .shim
+            .apply(x, normalize)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        Ok(match y.as_slice() {
+            Some(s) => s.to_vec(),
+            None => y.iter().copied().collect(),
+        })
+    };
+    if work <= INLINE_WORK {
+        run()
+    } else {
+        tokio::task::spawn_blocking(run)
+            .await
+            .map_err(|e| ApiError::Internal(format!("projection task failed: {e}")))?
+    }
+}
+
+/// Points an alias at a shim; the old target is kept for a rollback.
+#[utoipa::path(put, path = "/v1/aliases/{alias}", tag = "aliases",
+    params(("alias" = String, Path)),
+    request_body = SetAliasRequest,
+    responses((status = 200, body = AliasChangeResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not an admin key", body = ErrorBody),
+        (status = 404, description = "No such shim", body = ErrorBody),
+        (status = 409, description = "The alias would shadow a shim", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn set_alias(
+    State(s): State<Arc<AppState>>,
+    Path(alias): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<AliasChangeResponse>, ApiError> {
+    if Encoding::from_headers(&headers)? != Encoding::Json {
+        return Err(ApiError::UnsupportedMediaType(
+            "alias switches take application/json".into(),
+        ));
+    }
+    let req: SetAliasRequest = serde_json::from_slice(&body?)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))?;
+    let state = s.clone();
+    let change = blocking(move || state.store.set_alias(&alias, &req.target)).await?;
+    s.publish_gauges();
+    tracing::info!(
+        "alias {} -> {} (was {:?})",
+        change.alias,
+        change.target,
+        change.previous
+    );
+    Ok(Json(change_response(change)))
+}
+
+/// Points an alias back at its previous target.
+#[utoipa::path(post, path = "/v1/aliases/{alias}/rollback", tag = "aliases",
+    params(("alias" = String, Path)),
+    responses((status = 200, body = AliasChangeResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "No such alias", body = ErrorBody),
+        (status = 409, description = "Nothing to roll back to", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn rollback(
+    State(s): State<Arc<AppState>>,
+    Path(alias): Path<String>,
+) -> Result<Json<AliasChangeResponse>, ApiError> {
+    let state = s.clone();
+    let change = blocking(move || state.store.rollback(&alias)).await?;
+    s.publish_gauges();
+    tracing::info!("alias {} rolled back to {}", change.alias, change.target);
+    Ok(Json(change_response(change)))
+}
+
+/// Rescans the shim directory and re-reads the API key file.
+#[utoipa::path(post, path = "/v1/reload", tag = "aliases",
+    responses((status = 200, body = ReloadResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn reload(State(s): State<Arc<AppState>>) -> Result<Json<ReloadResponse>, ApiError> {
+    let state = s.clone();
+    Ok(Json(blocking(move || state.reload()).await?))
+}
+
+fn change_response(c: crate::store::AliasChange) -> AliasChangeResponse {
+    AliasChangeResponse {
+        alias: c.alias,
+        target: c.target,
+        previous: c.previous,
+        generation: c.generation,
+    }
+}
+
+/// File I/O off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("task failed: {e}")))?
+}

@@ -1,0 +1,213 @@
+//! Request and response bodies of the HTTP API, with their OpenAPI schemas.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::store::{LoadedShim, Snapshot};
+
+/// `POST /v1/shims/{name}/project` with `Content-Type: application/json`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectRequest {
+    /// Row vectors in the shim's source space, all of its input dimension.
+    #[schema(example = json!([[0.1, 0.2, 0.3]]))]
+    pub vectors: Vec<Vec<f32>>,
+    /// L2-normalise the outputs (default true, as `shimkit project`).
+    #[serde(default)]
+    pub normalize: Option<bool>,
+}
+
+/// The projected vectors, and which version of which shim produced them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProjectResponse {
+    pub vectors: Vec<Vec<f32>>,
+    /// The shim that answered (the alias's target when an alias was named).
+    pub shim: String,
+    /// The version of that shim: a hash of its file's bytes.
+    pub version: String,
+    /// The alias the request named, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// Output dimension.
+    pub dim: usize,
+}
+
+/// Query parameters of the projection endpoint (the only way to set them for binary
+/// bodies).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectQuery {
+    /// L2-normalise the outputs (default true; a JSON body's `normalize` wins).
+    pub normalize: Option<bool>,
+    /// Arrow bodies: the vector column (default `embedding`, `vector`, or the only list
+    /// column).
+    pub column: Option<String>,
+}
+
+/// A raw body: little-endian f32 rows (`application/octet-stream`, with the
+/// `X-Shimkit-Rows` and `X-Shimkit-Dim` headers) or an Arrow IPC stream.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct BinaryBody(pub Vec<u8>);
+
+/// A candidate method's held-out score, as the fit recorded it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CandidateInfo {
+    pub method: String,
+    pub heldout_cosine: f64,
+    pub parameters: usize,
+}
+
+/// One served shim.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ShimInfo {
+    pub name: String,
+    pub version: String,
+    pub method: String,
+    /// `old-to-new` (doc-side) or `new-to-old` (query-side).
+    pub direction: String,
+    pub source_model: String,
+    pub target_model: String,
+    pub source_dim: usize,
+    pub target_dim: usize,
+    pub pairs: usize,
+    pub heldout_cosine: Option<f64>,
+    pub heldout_pairs: usize,
+    pub lambda: Option<f64>,
+    pub rank: Option<usize>,
+    /// `count:hash` of the training ids.
+    pub train_ids_fingerprint: String,
+    pub candidates: Vec<CandidateInfo>,
+    pub parameters: usize,
+    pub normalize_output: bool,
+    pub created: String,
+    pub shimkit_version: String,
+    pub file: String,
+    pub file_bytes: u64,
+    pub loaded_at: String,
+    /// Aliases that point at this shim.
+    pub aliases: Vec<String>,
+    /// The non-linear adapter's hyper-parameters, when there is one.
+    #[schema(value_type = Option<Object>)]
+    pub adapter: Option<serde_json::Value>,
+}
+
+impl ShimInfo {
+    pub fn new(loaded: &LoadedShim, snapshot: &Snapshot) -> Self {
+        let m = &loaded.shim.meta;
+        let parameters = loaded.shim.weight.len()
+            + loaded.shim.bias.len()
+            + loaded.shim.adapter.as_ref().map_or(0, |a| a.parameters());
+        ShimInfo {
+            name: loaded.name.clone(),
+            version: loaded.version.clone(),
+            method: m.method.clone(),
+            direction: m.direction.as_str().to_owned(),
+            source_model: m.source_model.clone(),
+            target_model: m.target_model.clone(),
+            source_dim: m.source_dim,
+            target_dim: m.target_dim,
+            pairs: m.pairs,
+            heldout_cosine: m.heldout_cosine,
+            heldout_pairs: m.heldout_pairs,
+            lambda: m.lambda,
+            rank: m.rank,
+            train_ids_fingerprint: m.train_ids_fingerprint.clone(),
+            candidates: m
+                .candidates
+                .iter()
+                .map(|c| CandidateInfo {
+                    method: c.method.clone(),
+                    heldout_cosine: c.heldout_cosine,
+                    parameters: c.parameters,
+                })
+                .collect(),
+            parameters,
+            normalize_output: m.normalize_output,
+            created: m.created.clone(),
+            shimkit_version: m.shimkit_version.clone(),
+            file: loaded.file.display().to_string(),
+            file_bytes: loaded.file_bytes,
+            loaded_at: loaded.loaded_at.clone(),
+            aliases: snapshot.aliases_of(&loaded.name),
+            adapter: m
+                .adapter
+                .as_ref()
+                .and_then(|a| serde_json::to_value(a).ok()),
+        }
+    }
+}
+
+/// An alias, its target, and what a rollback would return to.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AliasInfo {
+    pub alias: String,
+    pub target: String,
+    pub previous: Option<String>,
+}
+
+/// `GET /v1/shims`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ShimList {
+    pub shims: Vec<ShimInfo>,
+    pub aliases: Vec<AliasInfo>,
+    pub generation: u64,
+}
+
+/// `PUT /v1/aliases/{alias}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetAliasRequest {
+    /// A loaded shim's name.
+    pub target: String,
+}
+
+/// The alias after a switch or a rollback.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AliasChangeResponse {
+    pub alias: String,
+    pub target: String,
+    pub previous: Option<String>,
+    pub generation: u64,
+}
+
+/// A file that failed to load.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoadFailureInfo {
+    pub file: String,
+    pub error: String,
+}
+
+/// `POST /v1/reload`: what changed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReloadResponse {
+    pub generation: u64,
+    pub loaded: Vec<String>,
+    pub reloaded: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub removed: Vec<String>,
+    /// Files gone from disk whose shim an alias still needs: still served.
+    pub kept: Vec<String>,
+    /// Files that failed; their previous version (if any) keeps serving.
+    pub failed: Vec<LoadFailureInfo>,
+    /// Whether the API key file was read again (false when keys are off or it failed,
+    /// in which case the old keys stay and the failure is in `failed`).
+    pub keys_reloaded: bool,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+/// `GET /readyz`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Ready {
+    pub status: String,
+    pub shims: usize,
+    pub aliases: usize,
+    pub generation: u64,
+    /// What the latest load or reload could not load.
+    pub failed: Vec<LoadFailureInfo>,
+}

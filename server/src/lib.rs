@@ -1,0 +1,97 @@
+//! The shimkit projection service: `shimkit serve`.
+//!
+//! A service that embeds queries with a new model calls this server to map them into an
+//! old index's space (or a batch of old vectors into the new space) through a shim fitted
+//! by `shimkit fit`. Every `.safetensors` shim in one directory is served under its file
+//! stem; `aliases.json` in the same directory names aliases (`"prod": "bridge-v2"`) that
+//! switch atomically and roll back.
+//!
+//! - [`store`]: the served state as one immutable snapshot, swapped whole, so a request
+//!   never sees half a change;
+//! - [`http`]: the axum router, handlers, encodings (JSON, raw f32, Arrow IPC) and OpenAPI;
+//! - [`auth`]: API keys with read and admin roles;
+//! - [`metrics`]: Prometheus counters and latency histograms;
+//! - [`config`]: flags, environment and TOML merged;
+//! - [`shutdown`]: graceful shutdown and reload on SIGHUP.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), shimkit_server::ServeError> {
+//! use shimkit_server::config::PartialConfig;
+//! let config = PartialConfig { shims: Some("shims".into()), ..Default::default() }.resolve()?;
+//! shimkit_server::serve(config, |addr| eprintln!("listening on http://{addr}")).await
+//! # }
+//! ```
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod shutdown;
+pub mod store;
+
+use std::net::SocketAddr;
+
+use axum::serve::ListenerExt;
+
+pub use config::ServeConfig;
+pub use error::ApiError;
+pub use http::{AppState, router};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Keys(#[from] auth::KeyFileError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Loads the shims and keys, binds, calls `on_listening` with the bound address (the port
+/// is known even for `:0`), and serves until SIGINT or SIGTERM.
+pub async fn serve(
+    config: ServeConfig,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let (store, report) = store::ShimStore::open(&config.shims)?;
+    http::server::log_report(&report);
+    let keys = match &config.api_key_file {
+        Some(path) => auth::ApiKeys::from_file(path)?,
+        None => auth::ApiKeys::open(),
+    };
+    if !keys.enabled() && !config.addr.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {} without API keys: anyone who can reach it can switch aliases",
+            config.addr
+        );
+    }
+    let state = AppState::new(store, keys, config.limits);
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let local = listener.local_addr()?;
+    // Small answers go out at once: Nagle's algorithm would hold them for the peer's ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("TCP_NODELAY: {e}");
+        }
+    });
+    shutdown::reload_on_hangup(state.clone());
+    on_listening(local);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown::signal())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,283 @@
+//! `shimkit serve` as a process: a shim fitted by `shimkit fit` on the bundled Cranfield
+//! data answers over real HTTP exactly as `shimkit project` does; SIGHUP reloads; the
+//! README's curl example works; SIGTERM lets an in-flight request finish and exits 0.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{root, shimkit};
+use shimkit_data::{ReadOptions, TableSource, read_table};
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shimkit"))
+            .arg("serve")
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start shimkit serve");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("serve exited before listening")
+                .unwrap();
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, addr }
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection: (status, headers, body).
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, raw[split + 4..].to_vec())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {name} header"))
+}
+
+#[test]
+fn serve_answers_like_project_reloads_on_sighup_and_drains_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shims = tmp.path().join("shims");
+    std::fs::create_dir(&shims).unwrap();
+    let data = root().join("data/cranfield");
+    let corpus = |m: &str| data.join(format!("corpus.{m}.parquet"));
+    let shim = shims.join("bridge.safetensors");
+    let o = shimkit(&[
+        "fit",
+        "-q",
+        "--old",
+        corpus("minilm").to_str().unwrap(),
+        "--new",
+        corpus("mpnet").to_str().unwrap(),
+        "--method",
+        "ridge",
+        "--direction",
+        "new-to-old",
+        "--out",
+        shim.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The reference: `shimkit project` over the mpnet query vectors.
+    let queries = data.join("queries.mpnet.parquet");
+    let projected = tmp.path().join("projected.parquet");
+    let o = shimkit(&[
+        "project",
+        "-q",
+        "--shim",
+        shim.to_str().unwrap(),
+        "--input",
+        queries.to_str().unwrap(),
+        "--output",
+        projected.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = |p: &std::path::Path| {
+        read_table(&TableSource::new(p).unwrap(), &ReadOptions::default()).unwrap()
+    };
+    let input = table(&queries);
+    let want = table(&projected);
+    std::fs::write(shims.join("aliases.json"), r#"{"prod": "bridge"}"#).unwrap();
+    let keys = tmp.path().join("keys.txt");
+    std::fs::write(&keys, "read-key-0123456789\nadmin admin-key-0123456789\n").unwrap();
+
+    let server = Server::start(&[
+        "--shims",
+        shims.to_str().unwrap(),
+        "--api-key-file",
+        keys.to_str().unwrap(),
+    ]);
+    let auth = ("authorization", "Bearer read-key-0123456789".to_owned());
+
+    // Raw f32 rows, all 225 queries at once, through the alias.
+    let (rows, dim) = input.vectors.dim();
+    let body: Vec<u8> = input.vectors.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let (status, headers, out) = http(
+        &server.addr,
+        "POST",
+        "/v1/shims/prod/project",
+        &[
+            auth.clone(),
+            ("content-type", "application/octet-stream".into()),
+            ("x-shimkit-rows", rows.to_string()),
+            ("x-shimkit-dim", dim.to_string()),
+        ],
+        &body,
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&out));
+    assert_eq!(header(&headers, "x-shimkit-shim"), "bridge");
+    let got: Vec<f32> = out
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(got.len(), want.vectors.len());
+    let worst = got
+        .iter()
+        .zip(want.vectors.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst <= 1e-6, "max |serve − project| = {worst}");
+
+    // The README's example: one vector as JSON.
+    let one: Vec<f32> = input.vectors.row(0).to_vec();
+    let json = serde_json::json!({ "vectors": [one] }).to_string();
+    let (status, _, out) = http(
+        &server.addr,
+        "POST",
+        "/v1/shims/prod/project",
+        &[auth.clone(), ("content-type", "application/json".into())],
+        json.as_bytes(),
+    );
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let first: Vec<f32> = serde_json::from_value(v["vectors"][0].clone()).unwrap();
+    for (a, b) in first.iter().zip(want.vectors.row(0)) {
+        assert!((a - b).abs() <= 1e-6);
+    }
+    let (status, _, _) = http(
+        &server.addr,
+        "POST",
+        "/v1/shims/prod/project",
+        &[("content-type", "application/json".into())],
+        json.as_bytes(),
+    );
+    assert_eq!(status, 401);
+
+    // SIGHUP: a second shim appears.
+    std::fs::copy(&shim, shims.join("bridge-v2.safetensors")).unwrap();
+    server.signal("HUP");
+    let listed = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        let (_, _, out) = http(
+            &server.addr,
+            "GET",
+            "/v1/shims",
+            std::slice::from_ref(&auth),
+            b"",
+        );
+        String::from_utf8_lossy(&out).contains("\"bridge-v2\"")
+    });
+    assert!(listed, "SIGHUP did not load bridge-v2");
+
+    // SIGTERM: a request already sent is answered, then the process exits 0.
+    let mut slow = TcpStream::connect(&server.addr).unwrap();
+    let head = format!(
+        "POST /v1/shims/bridge/project HTTP/1.1\r\nhost: x\r\nauthorization: Bearer read-key-0123456789\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        json.len()
+    );
+    slow.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal("TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    slow.write_all(json.as_bytes()).unwrap();
+    let mut answer = String::new();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reader = BufReader::new(slow);
+    reader.read_line(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    drop(reader);
+    let mut server = server;
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+}
+
+#[test]
+fn serve_refuses_bad_settings_with_the_reason() {
+    let o = shimkit(&["serve", "--shims", "/nonexistent/shims"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/shims"));
+    let o = shimkit(&["serve"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--shims"));
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys");
+    std::fs::write(&keys, "short\n").unwrap();
+    let o = shimkit(&[
+        "serve",
+        "--shims",
+        tmp.path().to_str().unwrap(),
+        "--api-key-file",
+        keys.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("line 1"));
+    let o = shimkit(&[
+        "serve",
+        "--shims",
+        tmp.path().to_str().unwrap(),
+        "--addr",
+        "nowhere",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("addr"));
+}
