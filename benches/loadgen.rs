@@ -258,6 +258,7 @@ struct RunStats {
 #[derive(Clone, Copy)]
 struct Load<'a> {
     addr: &'a str,
+    method: &'a str,
     path: &'a str,
     headers: &'a [(&'static str, String)],
     body: &'a [u8],
@@ -276,6 +277,7 @@ fn fixed_rate(
 ) -> RunStats {
     let Load {
         addr,
+        method,
         path,
         headers,
         body,
@@ -284,8 +286,9 @@ fn fixed_rate(
     let total = (rate * seconds) as u64;
     let threads: Vec<_> = (0..connections)
         .map(|c| {
-            let (addr, path, headers, body, check) = (
+            let (addr, method, path, headers, body, check) = (
                 addr.to_owned(),
+                method.to_owned(),
                 path.to_owned(),
                 headers.to_vec(),
                 body.to_vec(),
@@ -302,7 +305,7 @@ fn fixed_rate(
                         std::thread::sleep(due - now);
                     }
                     let sent = Instant::now();
-                    let answer = client.call("POST", &path, &headers, &body);
+                    let answer = client.call(&method, &path, &headers, &body);
                     let done = Instant::now();
                     stats.sent += 1;
                     stats.service_us.push((done - sent).as_secs_f64() * 1e6);
@@ -422,12 +425,58 @@ fn latency(server: &Server, shim: &Shim, o: &Options) {
         apply * 1e6
     );
     let json = json_body(&x);
+    let decode = median_time(
+        || {
+            std::hint::black_box(shimkit_server::http::encoding::decode_json(&json).unwrap());
+        },
+        20_000,
+    );
+    let y: Vec<Vec<f32>> = shim
+        .apply(view, true)
+        .unwrap()
+        .rows()
+        .into_iter()
+        .map(|r| r.to_vec())
+        .collect();
+    let encode = median_time(
+        || {
+            let answer = shimkit_server::http::types::ProjectResponse {
+                vectors: y.clone(),
+                shim: "bridge".into(),
+                version: "0123456789abcdef".into(),
+                alias: None,
+                dim: D_OUT,
+            };
+            std::hint::black_box(serde_json::to_vec(&answer).unwrap());
+        },
+        20_000,
+    );
+    println!(
+        "in-process JSON: decode the request {:.1} µs, encode the answer {:.1} µs",
+        decode * 1e6,
+        encode * 1e6
+    );
     let (raw, raw_headers) = octet(&x);
     let path = "/v1/shims/bridge/project";
     // Warm the connections and the caches.
+    let floor = Load {
+        addr: &server.addr,
+        method: "GET",
+        path: "/healthz",
+        headers: &[],
+        body: b"",
+    };
+    fixed_rate(floor, o.rate, 2.0, o.connections, None);
+    let mut s = fixed_rate(floor, o.rate, o.seconds, o.connections, None);
+    summary(
+        &format!("GET /healthz (the HTTP floor), {} req/s", o.rate),
+        &mut s,
+        o.seconds,
+    );
     let jh = json_headers();
     let json = Load {
         addr: &server.addr,
+        method: "POST",
         path,
         headers: &jh,
         body: &json,
@@ -442,6 +491,7 @@ fn latency(server: &Server, shim: &Shim, o: &Options) {
     let mut s = fixed_rate(
         Load {
             addr: &server.addr,
+            method: "POST",
             path,
             headers: &raw_headers,
             body: &raw,
@@ -602,6 +652,7 @@ fn swap(server: &Server, shims: (&Shim, &Shim), o: &Options) {
     let (jh, body) = (json_headers(), json_body(&x));
     let load = Load {
         addr: &server.addr,
+        method: "POST",
         path: "/v1/shims/prod/project",
         headers: &jh,
         body: &body,
@@ -650,6 +701,7 @@ fn soak(server: &Server, o: &Options) {
     let jh = json_headers();
     let load = Load {
         addr: &server.addr,
+        method: "POST",
         path: "/v1/shims/bridge/project",
         headers: &jh,
         body: &body,

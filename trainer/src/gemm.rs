@@ -157,16 +157,28 @@ pub fn project(
     } else {
         Accum::Replace
     };
+    // A few rows are a matrix-vector product bound by reading `W` once: waking the thread
+    // pool costs more than the split saves, and a server's single-vector latency pays it.
+    let work = x.nrows() * w.nrows() * w.ncols();
+    let par = if work < SEQUENTIAL_BELOW {
+        Par::Seq
+    } else {
+        Par::rayon(0)
+    };
     matmul(
         as_mat_mut(&mut out.view_mut()),
         accum,
         as_mat(&x.view()),
         as_mat(&w.view()),
         1.0f32,
-        Par::rayon(0),
+        par,
     );
     out
 }
+
+/// Multiply-adds under which [`project`] runs on the calling thread (a 4 × 768 × 1024
+/// batch is just under).
+const SEQUENTIAL_BELOW: usize = 1 << 22;
 
 fn add_f32(acc: &mut Array2<f64>, part: &Array2<f32>) {
     acc.zip_mut_with(part, |a, &p| *a += p as f64);
