@@ -148,6 +148,33 @@ fn serve_answers_like_project_reloads_on_sighup_and_drains_on_sigterm() {
     };
     let input = table(&queries);
     let want = table(&projected);
+    // A trained (non-linear) shim too: doc-side cluster maps, applied to the corpus.
+    let docs = shims.join("docs.safetensors");
+    let o = shimkit(&[
+        "fit",
+        "-q",
+        "--old",
+        corpus("minilm").to_str().unwrap(),
+        "--new",
+        corpus("mpnet").to_str().unwrap(),
+        "--method",
+        "cluster",
+        "--out",
+        docs.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let docs_projected = tmp.path().join("docs.parquet");
+    let o = shimkit(&[
+        "project",
+        "-q",
+        "--shim",
+        docs.to_str().unwrap(),
+        "--input",
+        corpus("minilm").to_str().unwrap(),
+        "--output",
+        docs_projected.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::fs::write(shims.join("aliases.json"), r#"{"prod": "bridge"}"#).unwrap();
     let keys = tmp.path().join("keys.txt");
     std::fs::write(&keys, "read-key-0123456789\nadmin admin-key-0123456789\n").unwrap();
@@ -213,6 +240,37 @@ fn serve_answers_like_project_reloads_on_sighup_and_drains_on_sigterm() {
         json.as_bytes(),
     );
     assert_eq!(status, 401);
+
+    // The cluster shim over Arrow IPC, the whole corpus in one stream.
+    let old_docs = table(&corpus("minilm"));
+    let (rows, dim) = old_docs.vectors.dim();
+    let flat: Vec<f32> = old_docs.vectors.iter().copied().collect();
+    let stream = shimkit_server::http::encoding::arrow_stream(rows, dim, &flat);
+    let (status, _, out) = http(
+        &server.addr,
+        "POST",
+        "/v1/shims/docs/project",
+        &[
+            auth.clone(),
+            ("content-type", "application/vnd.apache.arrow.stream".into()),
+        ],
+        &stream,
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&out));
+    let (got, schema) = shimkit_server::http::encoding::arrow_rows(&out).unwrap();
+    assert_eq!(schema.metadata()["shimkit.shim"], "docs");
+    let want_docs = table(&docs_projected);
+    assert_eq!(got.data.len(), want_docs.vectors.len());
+    let worst = got
+        .data
+        .iter()
+        .zip(want_docs.vectors.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        worst <= 1e-6,
+        "cluster shim: max |serve − project| = {worst}"
+    );
 
     // SIGHUP: a second shim appears.
     std::fs::copy(&shim, shims.join("bridge-v2.safetensors")).unwrap();
