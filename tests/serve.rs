@@ -98,6 +98,12 @@ fn http(
     (status, headers, raw[split + 4..].to_vec())
 }
 
+/// Runs shimkit and fails the test with its stderr unless it succeeds.
+fn succeed(args: &[&str]) {
+    let o = shimkit(args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
     headers
         .iter()
@@ -114,7 +120,7 @@ fn serve_answers_like_project_reloads_on_sighup_and_drains_on_sigterm() {
     let data = root().join("data/cranfield");
     let corpus = |m: &str| data.join(format!("corpus.{m}.parquet"));
     let shim = shims.join("bridge.safetensors");
-    let o = shimkit(&[
+    succeed(&[
         "fit",
         "-q",
         "--old",
@@ -128,11 +134,10 @@ fn serve_answers_like_project_reloads_on_sighup_and_drains_on_sigterm() {
         "--out",
         shim.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The reference: `shimkit project` over the mpnet query vectors.
     let queries = data.join("queries.mpnet.parquet");
     let projected = tmp.path().join("projected.parquet");
-    let o = shimkit(&[
+    succeed(&[
         "project",
         "-q",
         "--shim",
@@ -142,7 +147,6 @@ fn serve_answers_like_project_reloads_on_sighup_and_drains_on_sigterm() {
         "--output",
         projected.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let table = |p: &std::path::Path| {
         read_table(&TableSource::new(p).unwrap(), &ReadOptions::default()).unwrap()
     };
@@ -150,7 +154,7 @@ fn serve_answers_like_project_reloads_on_sighup_and_drains_on_sigterm() {
     let want = table(&projected);
     // A trained (non-linear) shim too: doc-side cluster maps, applied to the corpus.
     let docs = shims.join("docs.safetensors");
-    let o = shimkit(&[
+    succeed(&[
         "fit",
         "-q",
         "--old",
@@ -162,9 +166,8 @@ fn serve_answers_like_project_reloads_on_sighup_and_drains_on_sigterm() {
         "--out",
         docs.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let docs_projected = tmp.path().join("docs.parquet");
-    let o = shimkit(&[
+    succeed(&[
         "project",
         "-q",
         "--shim",
@@ -174,7 +177,6 @@ fn serve_answers_like_project_reloads_on_sighup_and_drains_on_sigterm() {
         "--output",
         docs_projected.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::fs::write(shims.join("aliases.json"), r#"{"prod": "bridge"}"#).unwrap();
     let keys = tmp.path().join("keys.txt");
     std::fs::write(&keys, "read-key-0123456789\nadmin admin-key-0123456789\n").unwrap();

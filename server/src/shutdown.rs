@@ -52,8 +52,8 @@ pub fn reload_on_hangup(state: Arc<AppState>) {
             match tokio::task::spawn_blocking(move || state.reload()).await {
                 Ok(Ok(r)) => tracing::info!(
                     "SIGHUP reload: generation {}, {} failed",
-                    r.generation,
-                    r.failed.len()
+                    r.report.generation,
+                    r.report.failed.len()
                 ),
                 Ok(Err(e)) => tracing::error!("SIGHUP reload failed: {e}"),
                 Err(e) => tracing::error!("SIGHUP reload task failed: {e}"),

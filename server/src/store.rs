@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use shimkit_trainer::{Shim, artifact, hash::fnv1a};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
@@ -43,7 +44,7 @@ pub struct Alias {
 }
 
 /// A file that did not load, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct LoadFailure {
     pub file: String,
     pub error: String,
@@ -103,7 +104,7 @@ impl Snapshot {
 }
 
 /// What a reload did, file by file.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, ToSchema)]
 pub struct ReloadReport {
     pub generation: u64,
     /// Files seen for the first time.
@@ -121,7 +122,7 @@ pub struct ReloadReport {
 }
 
 /// An alias after a switch or a rollback.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct AliasChange {
     pub alias: String,
     pub target: String,

@@ -6,6 +6,7 @@ use utoipa::{Modify, OpenApi};
 use super::server;
 use super::types::*;
 use crate::error::{ErrorBody, ErrorDetail};
+use crate::store::{AliasChange, LoadFailure, ReloadReport};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,9 +38,10 @@ use crate::error::{ErrorBody, ErrorDetail};
         ShimList,
         AliasInfo,
         SetAliasRequest,
-        AliasChangeResponse,
+                AliasChange,
         ReloadResponse,
-        LoadFailureInfo,
+        ReloadReport,
+        LoadFailure,
         Health,
         Ready,
         ErrorBody,

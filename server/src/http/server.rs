@@ -21,7 +21,7 @@ use crate::auth::{ApiKeys, Role};
 use crate::config::Limits;
 use crate::error::{ApiError, ErrorBody};
 use crate::metrics::Metrics;
-use crate::store::{LoadedShim, ReloadReport, ShimStore};
+use crate::store::{AliasChange, LoadFailure, LoadedShim, ReloadReport, ShimStore};
 
 /// Projections cheaper than this many multiply-adds run on the request's own task; bigger
 /// ones move to the blocking pool so they never stall the other connections.
@@ -56,11 +56,11 @@ impl AppState {
 
     /// Rescans the shim directory and re-reads the key file (`POST /v1/reload`, SIGHUP).
     pub fn reload(&self) -> Result<ReloadResponse, ApiError> {
-        let report = self
+        let mut report = self
             .store
             .reload()
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let mut failed: Vec<LoadFailureInfo> = report.failed.iter().map(failure_info).collect();
+        log_report(&report);
         let mut keys_reloaded = false;
         let source = self.keys.load().source().map(|p| p.to_path_buf());
         if let Some(path) = source {
@@ -69,32 +69,16 @@ impl AppState {
                     self.keys.store(Arc::new(keys));
                     keys_reloaded = true;
                 }
-                Err(e) => failed.push(LoadFailureInfo {
+                Err(e) => report.failed.push(LoadFailure {
                     file: path.display().to_string(),
                     error: e.message,
                 }),
             }
         }
-        self.metrics.record_reload_failures(failed.len());
+        self.metrics.record_reload_failures(report.failed.len());
         self.publish_gauges();
-        log_report(&report);
-        let ReloadReport {
-            generation,
-            loaded,
-            reloaded,
-            unchanged,
-            removed,
-            kept,
-            ..
-        } = report;
         Ok(ReloadResponse {
-            generation,
-            loaded,
-            reloaded,
-            unchanged,
-            removed,
-            kept,
-            failed,
+            report,
             keys_reloaded,
         })
     }
@@ -115,13 +99,6 @@ pub fn log_report(report: &ReloadReport) {
         report.kept.len(),
         report.failed.len()
     );
-}
-
-fn failure_info(f: &crate::store::LoadFailure) -> LoadFailureInfo {
-    LoadFailureInfo {
-        file: f.file.clone(),
-        error: f.error.clone(),
-    }
 }
 
 /// Every route of the service.
@@ -213,7 +190,7 @@ pub async fn readyz(State(s): State<Arc<AppState>>) -> Response {
         shims: snap.shims.len(),
         aliases: snap.aliases.len(),
         generation: snap.generation,
-        failed: snap.failures.iter().map(failure_info).collect(),
+        failed: snap.failures.clone(),
     };
     let code = if ready {
         StatusCode::OK
@@ -460,9 +437,7 @@ async fn apply(shim: Arc<LoadedShim>, batch: Batch, normalize: bool) -> Result<V
     if work <= INLINE_WORK {
         run()
     } else {
-        tokio::task::spawn_blocking(run)
-            .await
-            .map_err(|e| ApiError::Internal(format!("projection task failed: {e}")))?
+        blocking(run).await
     }
 }
 
@@ -470,7 +445,7 @@ async fn apply(shim: Arc<LoadedShim>, batch: Batch, normalize: bool) -> Result<V
 #[utoipa::path(put, path = "/v1/aliases/{alias}", tag = "aliases",
     params(("alias" = String, Path)),
     request_body = SetAliasRequest,
-    responses((status = 200, body = AliasChangeResponse),
+    responses((status = 200, body = AliasChange),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "Not an admin key", body = ErrorBody),
         (status = 404, description = "No such shim", body = ErrorBody),
@@ -481,7 +456,7 @@ pub async fn set_alias(
     Path(alias): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<AliasChangeResponse>, ApiError> {
+) -> Result<Json<AliasChange>, ApiError> {
     if Encoding::from_headers(&headers)? != Encoding::Json {
         return Err(ApiError::UnsupportedMediaType(
             "alias switches take application/json".into(),
@@ -498,13 +473,13 @@ pub async fn set_alias(
         change.target,
         change.previous
     );
-    Ok(Json(change_response(change)))
+    Ok(Json(change))
 }
 
 /// Points an alias back at its previous target.
 #[utoipa::path(post, path = "/v1/aliases/{alias}/rollback", tag = "aliases",
     params(("alias" = String, Path)),
-    responses((status = 200, body = AliasChangeResponse),
+    responses((status = 200, body = AliasChange),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "No such alias", body = ErrorBody),
         (status = 409, description = "Nothing to roll back to", body = ErrorBody)),
@@ -512,12 +487,12 @@ pub async fn set_alias(
 pub async fn rollback(
     State(s): State<Arc<AppState>>,
     Path(alias): Path<String>,
-) -> Result<Json<AliasChangeResponse>, ApiError> {
+) -> Result<Json<AliasChange>, ApiError> {
     let state = s.clone();
     let change = blocking(move || state.store.rollback(&alias)).await?;
     s.publish_gauges();
     tracing::info!("alias {} rolled back to {}", change.alias, change.target);
-    Ok(Json(change_response(change)))
+    Ok(Json(change))
 }
 
 /// Rescans the shim directory and re-reads the API key file.
@@ -530,16 +505,7 @@ pub async fn reload(State(s): State<Arc<AppState>>) -> Result<Json<ReloadRespons
     Ok(Json(blocking(move || state.reload()).await?))
 }
 
-fn change_response(c: crate::store::AliasChange) -> AliasChangeResponse {
-    AliasChangeResponse {
-        alias: c.alias,
-        target: c.target,
-        previous: c.previous,
-        generation: c.generation,
-    }
-}
-
-/// File I/O off the async workers.
+/// File I/O and big projections, off the async workers.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {

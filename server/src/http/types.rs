@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::store::{LoadedShim, Snapshot};
+use crate::store::{LoadFailure, LoadedShim, ReloadReport, Snapshot};
 
 /// `POST /v1/shims/{name}/project` with `Content-Type: application/json`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -162,36 +162,13 @@ pub struct SetAliasRequest {
     pub target: String,
 }
 
-/// The alias after a switch or a rollback.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AliasChangeResponse {
-    pub alias: String,
-    pub target: String,
-    pub previous: Option<String>,
-    pub generation: u64,
-}
-
-/// A file that failed to load.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LoadFailureInfo {
-    pub file: String,
-    pub error: String,
-}
-
-/// `POST /v1/reload`: what changed.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// `POST /v1/reload`: what changed, file by file (a key file that failed to load is in
+/// `failed` too, and the old keys stay).
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReloadResponse {
-    pub generation: u64,
-    pub loaded: Vec<String>,
-    pub reloaded: Vec<String>,
-    pub unchanged: Vec<String>,
-    pub removed: Vec<String>,
-    /// Files gone from disk whose shim an alias still needs: still served.
-    pub kept: Vec<String>,
-    /// Files that failed; their previous version (if any) keeps serving.
-    pub failed: Vec<LoadFailureInfo>,
-    /// Whether the API key file was read again (false when keys are off or it failed,
-    /// in which case the old keys stay and the failure is in `failed`).
+    #[serde(flatten)]
+    pub report: ReloadReport,
+    /// Whether the API key file was read again (false when keys are off or it failed).
     pub keys_reloaded: bool,
 }
 
@@ -202,12 +179,12 @@ pub struct Health {
 }
 
 /// `GET /readyz`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Ready {
     pub status: String,
     pub shims: usize,
     pub aliases: usize,
     pub generation: u64,
     /// What the latest load or reload could not load.
-    pub failed: Vec<LoadFailureInfo>,
+    pub failed: Vec<LoadFailure>,
 }
