@@ -119,34 +119,41 @@ fn serve_answers_like_project_reloads_on_sighup_and_drains_on_sigterm() {
     std::fs::create_dir(&shims).unwrap();
     let data = root().join("data/cranfield");
     let corpus = |m: &str| data.join(format!("corpus.{m}.parquet"));
+    let fit = |method: &str, direction: &str, out: &std::path::Path| {
+        let (old, new) = (corpus("minilm"), corpus("mpnet"));
+        succeed(&[
+            "fit",
+            "-q",
+            "--old",
+            old.to_str().unwrap(),
+            "--new",
+            new.to_str().unwrap(),
+            "--method",
+            method,
+            "--direction",
+            direction,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+    };
+    let project = |shim: &std::path::Path, input: &std::path::Path, output: &std::path::Path| {
+        succeed(&[
+            "project",
+            "-q",
+            "--shim",
+            shim.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ]);
+    };
     let shim = shims.join("bridge.safetensors");
-    succeed(&[
-        "fit",
-        "-q",
-        "--old",
-        corpus("minilm").to_str().unwrap(),
-        "--new",
-        corpus("mpnet").to_str().unwrap(),
-        "--method",
-        "ridge",
-        "--direction",
-        "new-to-old",
-        "--out",
-        shim.to_str().unwrap(),
-    ]);
+    fit("ridge", "new-to-old", &shim);
     // The reference: `shimkit project` over the mpnet query vectors.
     let queries = data.join("queries.mpnet.parquet");
     let projected = tmp.path().join("projected.parquet");
-    succeed(&[
-        "project",
-        "-q",
-        "--shim",
-        shim.to_str().unwrap(),
-        "--input",
-        queries.to_str().unwrap(),
-        "--output",
-        projected.to_str().unwrap(),
-    ]);
+    project(&shim, &queries, &projected);
     let table = |p: &std::path::Path| {
         read_table(&TableSource::new(p).unwrap(), &ReadOptions::default()).unwrap()
     };
@@ -154,29 +161,9 @@ fn serve_answers_like_project_reloads_on_sighup_and_drains_on_sigterm() {
     let want = table(&projected);
     // A trained (non-linear) shim too: doc-side cluster maps, applied to the corpus.
     let docs = shims.join("docs.safetensors");
-    succeed(&[
-        "fit",
-        "-q",
-        "--old",
-        corpus("minilm").to_str().unwrap(),
-        "--new",
-        corpus("mpnet").to_str().unwrap(),
-        "--method",
-        "cluster",
-        "--out",
-        docs.to_str().unwrap(),
-    ]);
+    fit("cluster", "old-to-new", &docs);
     let docs_projected = tmp.path().join("docs.parquet");
-    succeed(&[
-        "project",
-        "-q",
-        "--shim",
-        docs.to_str().unwrap(),
-        "--input",
-        corpus("minilm").to_str().unwrap(),
-        "--output",
-        docs_projected.to_str().unwrap(),
-    ]);
+    project(&docs, &corpus("minilm"), &docs_projected);
     std::fs::write(shims.join("aliases.json"), r#"{"prod": "bridge"}"#).unwrap();
     let keys = tmp.path().join("keys.txt");
     std::fs::write(&keys, "read-key-0123456789\nadmin admin-key-0123456789\n").unwrap();
