@@ -431,13 +431,11 @@ fn latency(server: &Server, shim: &Shim, o: &Options) {
         },
         20_000,
     );
-    let y: Vec<Vec<f32>> = shim
-        .apply(view, true)
-        .unwrap()
-        .rows()
-        .into_iter()
-        .map(|r| r.to_vec())
-        .collect();
+    let y = shimkit_server::http::types::Rows {
+        rows: 1,
+        dim: D_OUT,
+        data: shim.apply(view, true).unwrap().into_raw_vec_and_offset().0,
+    };
     let encode = median_time(
         || {
             let answer = shimkit_server::http::types::ProjectResponse {

@@ -327,6 +327,12 @@ async fn bad_requests_get_400_with_the_reason() {
         (json!({"vectors": [[1,2,3,4,5,6,7,1e39]]}), "non-finite"),
         (json!({"vectors": [[0,0,0,0,0,0,0,0]]}), "all zeros"),
         (json!({"vector": [[1]]}), "malformed"),
+        (json!({"vectors": [1.0, 2.0]}), "vector 0 as an array"),
+        (json!({"vectors": [[1, 2], [3, "x"]]}), "malformed"),
+        (
+            json!({"vectors": [[1,2,3,4,5,6,7,8]], "extra": 1}),
+            "unknown field",
+        ),
     ];
     for (body, needle) in cases {
         let a = post_json(&f.app, p, &body).await;

@@ -82,18 +82,7 @@ impl Batch {
 pub fn decode_json(body: &[u8]) -> Result<(Batch, Option<bool>), ApiError> {
     let req: super::types::ProjectRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))?;
-    let rows = req.vectors.len();
-    let dim = req.vectors.first().map_or(0, Vec::len);
-    let mut data = Vec::with_capacity(rows * dim);
-    for (i, v) in req.vectors.iter().enumerate() {
-        if v.len() != dim {
-            return Err(ApiError::BadRequest(format!(
-                "vector {i} has {} values, vector 0 has {dim}: every vector needs the same dimension",
-                v.len()
-            )));
-        }
-        data.extend_from_slice(v);
-    }
+    let super::types::Rows { rows, dim, data } = req.vectors;
     Ok((Batch { rows, dim, data }, req.normalize))
 }
 

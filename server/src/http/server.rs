@@ -349,17 +349,34 @@ pub async fn project(
             rows,
             dim,
         ),
-        _ => Json(ProjectResponse {
-            vectors: out.chunks_exact(dim.max(1)).map(<[f32]>::to_vec).collect(),
+        _ => json_answer(&ProjectResponse {
+            vectors: Rows {
+                rows,
+                dim,
+                data: out,
+            },
             shim: shim.name.clone(),
             version: shim.version.clone(),
             alias: resolved.alias,
             dim,
-        })
-        .into_response(),
+        })?,
     };
     s.metrics
         .record_projection(&shim.name, rows, started.elapsed().as_secs_f64());
+    Ok(response)
+}
+
+/// A projection as JSON, written into a buffer sized for it up front (a number takes at
+/// most 16 bytes): `Json` starts at 128 bytes and copies its way up, a visible share of a
+/// single-vector call.
+fn json_answer(answer: &ProjectResponse) -> Result<Response, ApiError> {
+    let mut body = Vec::with_capacity(answer.vectors.data.len() * 16 + 256);
+    serde_json::to_writer(&mut body, answer)
+        .map_err(|e| ApiError::Internal(format!("encoding the answer: {e}")))?;
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(encoding::JSON));
     Ok(response)
 }
 

@@ -10,8 +10,8 @@ use crate::store::{LoadFailure, LoadedShim, ReloadReport, Snapshot};
 #[serde(deny_unknown_fields)]
 pub struct ProjectRequest {
     /// Row vectors in the shim's source space, all of its input dimension.
-    #[schema(example = json!([[0.1, 0.2, 0.3]]))]
-    pub vectors: Vec<Vec<f32>>,
+    #[schema(value_type = Vec<Vec<f32>>, example = json!([[0.1, 0.2, 0.3]]))]
+    pub vectors: Rows,
     /// L2-normalise the outputs (default true, as `shimkit project`).
     #[serde(default)]
     pub normalize: Option<bool>,
@@ -20,7 +20,8 @@ pub struct ProjectRequest {
 /// The projected vectors, and which version of which shim produced them.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProjectResponse {
-    pub vectors: Vec<Vec<f32>>,
+    #[schema(value_type = Vec<Vec<f32>>)]
+    pub vectors: Rows,
     /// The shim that answered (the alias's target when an alias was named).
     pub shim: String,
     /// The version of that shim: a hash of its file's bytes.
@@ -30,6 +31,98 @@ pub struct ProjectResponse {
     pub alias: Option<String>,
     /// Output dimension.
     pub dim: usize,
+}
+
+/// A JSON array of equal-length number arrays, held flat and row-major. A request's
+/// vectors are read straight into one buffer and an answer's written straight from one:
+/// a nested `Vec` per row cost a third of the JSON time of a single-vector call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub rows: usize,
+    pub dim: usize,
+    pub data: Vec<f32>,
+}
+
+impl Serialize for Rows {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.rows))?;
+        for row in self.data.chunks_exact(self.dim.max(1)).take(self.rows) {
+            seq.serialize_element(row)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Rows {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(RowsVisitor)
+    }
+}
+
+struct RowsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RowsVisitor {
+    type Value = Rows;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of arrays of numbers")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Rows, A::Error> {
+        let mut out = Rows::default();
+        while seq
+            .next_element_seed(RowSeed {
+                out: &mut out.data,
+                index: out.rows,
+            })?
+            .is_some()
+        {
+            let len = out.data.len() - out.rows * out.dim;
+            if out.rows == 0 {
+                out.dim = len;
+            } else if len != out.dim {
+                return Err(serde::de::Error::custom(format!(
+                    "vector {} has {len} values, vector 0 has {}: every vector needs the same dimension",
+                    out.rows, out.dim
+                )));
+            }
+            out.rows += 1;
+        }
+        Ok(out)
+    }
+}
+
+/// Appends one row's numbers to the shared buffer.
+struct RowSeed<'a> {
+    out: &'a mut Vec<f32>,
+    index: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for RowSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "vector {} as an array of numbers", self.index)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if let Some(n) = seq.size_hint() {
+            self.out.reserve(n);
+        }
+        while let Some(v) = seq.next_element::<f32>()? {
+            self.out.push(v);
+        }
+        Ok(())
+    }
 }
 
 /// Query parameters of the projection endpoint (the only way to set them for binary
