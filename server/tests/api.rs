@@ -620,6 +620,67 @@ async fn reload_picks_up_changes_and_keeps_serving_through_a_broken_file() {
     assert!(f.state.store.snapshot().generation >= 5);
 }
 
+/// Flips the file's last byte (tensor data) in place, same inode and length, and sets its
+/// modification time back to `mtime`: a rewrite that size, inode and time cannot see.
+fn rewrite_unseen(file: &Path, mtime: std::time::SystemTime) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file)
+        .unwrap();
+    let mut last = [0u8];
+    f.seek(SeekFrom::End(-1)).unwrap();
+    f.read_exact(&mut last).unwrap();
+    f.seek(SeekFrom::End(-1)).unwrap();
+    f.write_all(&[last[0] ^ 0x01]).unwrap();
+    f.set_modified(mtime).unwrap();
+}
+
+#[test]
+fn reload_skips_settled_unchanged_files_and_rereads_fresh_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_shim(dir, "old", &random_shim(1, 8, 6));
+    write_shim(dir, "fresh", &random_shim(2, 8, 6));
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+    let old_file = dir.join("old.safetensors");
+    std::fs::File::options()
+        .write(true)
+        .open(&old_file)
+        .unwrap()
+        .set_modified(long_ago)
+        .unwrap();
+    let fresh_file = dir.join("fresh.safetensors");
+    let fresh_mtime = std::fs::metadata(&fresh_file).unwrap().modified().unwrap();
+    let (store, _) = ShimStore::open(dir).unwrap();
+    let version = |name: &str| store.snapshot().shims[name].version.clone();
+    let (old_v, fresh_v) = (version("old"), version("fresh"));
+
+    // Settled and unchanged in size, inode and time: not read again, so even a rewrite
+    // hidden from all three keeps the loaded version (the skip is real).
+    rewrite_unseen(&old_file, long_ago);
+    // Modified within the time granularity of its read: always read again, so the same
+    // hidden rewrite is caught.
+    rewrite_unseen(&fresh_file, fresh_mtime);
+    let r = store.reload().unwrap();
+    assert_eq!(r.unchanged, vec!["old".to_owned()], "{r:?}");
+    assert_eq!(r.reloaded, vec!["fresh".to_owned()], "{r:?}");
+    assert_eq!(version("old"), old_v);
+    assert_ne!(version("fresh"), fresh_v);
+
+    // A visible change (a new modification time) is read.
+    std::fs::File::options()
+        .write(true)
+        .open(&old_file)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now())
+        .unwrap();
+    let r = store.reload().unwrap();
+    assert_eq!(r.reloaded, vec!["old".to_owned()], "{r:?}");
+    assert_ne!(version("old"), old_v);
+}
+
 #[tokio::test]
 async fn keys_guard_routes_by_role() {
     let keys = ApiKeys::parse(&format!("{READ_KEY}\nadmin {ADMIN_KEY}\n")).unwrap();
