@@ -49,6 +49,40 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
+/// `auto` (`None`) or a value of a flag that takes either.
+pub fn parse_auto<T: std::str::FromStr>(text: &str, flag: &str) -> anyhow::Result<Option<T>> {
+    if text == "auto" {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| anyhow::anyhow!("{flag} must be auto or a number, not {text:?}"))
+}
+
+/// The kernel shims' landmarks: applying one costs m·(d_in + d_out) a vector.
+#[derive(Debug, Args, Clone)]
+pub struct LandmarkArgs {
+    /// Landmarks of a kernel shim: auto (the fewest whose held-out score is within 0.002
+    /// of the best: as good, and cheaper to apply) or a number.
+    #[arg(long, default_value = "auto")]
+    pub landmarks: String,
+    /// Most landmarks auto may choose.
+    #[arg(long, default_value_t = shimkit_trainer::kernel::MAX_LANDMARKS)]
+    pub max_landmarks: usize,
+}
+
+impl LandmarkArgs {
+    pub fn landmarks(&self) -> anyhow::Result<shimkit_trainer::kernel::Landmarks> {
+        use shimkit_trainer::kernel::Landmarks;
+        Ok(match parse_auto::<usize>(&self.landmarks, "--landmarks")? {
+            Some(m) => Landmarks::Fixed(m),
+            None => Landmarks::Auto {
+                max: self.max_landmarks,
+            },
+        })
+    }
+}
+
 /// Column names of an embedding table.
 #[derive(Debug, Args, Clone)]
 pub struct ColumnArgs {
@@ -165,10 +199,8 @@ pub struct FitArgs {
     /// Fewest pairs to fit from.
     #[arg(long, default_value_t = 50)]
     pub min_pairs: usize,
-    /// Most landmarks a kernel shim keeps: applying it costs m·(d_in + d_out) a vector,
-    /// so fewer project faster, at some cost in quality.
-    #[arg(long, default_value_t = shimkit_trainer::kernel::MAX_LANDMARKS)]
-    pub max_landmarks: usize,
+    #[command(flatten)]
+    pub landmarks: LandmarkArgs,
     /// Write the shim with its bias set to zero (for query-side shims: the bias only adds
     /// a document prior b·d to search scores; see `shimkit eval --no-query-bias`).
     #[arg(long)]
@@ -261,9 +293,8 @@ pub struct EvalOptions {
         default_value = "100,250,500,1000,2000,5000,10000,20000,50000"
     )]
     pub curve: Vec<usize>,
-    /// Most landmarks a kernel shim keeps (see `shimkit fit --help`).
-    #[arg(long, default_value_t = shimkit_trainer::kernel::MAX_LANDMARKS)]
-    pub max_landmarks: usize,
+    #[command(flatten)]
+    pub landmarks: LandmarkArgs,
     /// Also score each shim path with CSLS, the hubness correction at search time
     /// (paths shim-query+csls:<method> and shim-doc+csls:<method>).
     #[arg(long)]

@@ -84,7 +84,7 @@ pub fn run_eval(
         target: opts.gate.unwrap_or(0.95),
         csls: opts.csls,
         no_query_bias: opts.no_query_bias,
-        max_landmarks: opts.max_landmarks,
+        landmarks: opts.landmarks.landmarks()?,
         cost: CostInputs {
             docs: opts.cost_docs,
             tokens_per_doc: opts.tokens_per_doc,

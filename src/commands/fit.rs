@@ -11,7 +11,7 @@ use shimkit_data::{
 };
 use shimkit_trainer::{Direction, FitConfig, FitOutcome, PairAccumulator, Shim, artifact};
 
-use crate::cli::FitArgs;
+use crate::cli::{FitArgs, parse_auto};
 use crate::progress::rows_bar;
 
 pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
@@ -23,7 +23,7 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         val_frac: args.val_frac,
         seed: args.seed,
         min_pairs: args.min_pairs,
-        max_landmarks: args.max_landmarks,
+        landmarks: args.landmarks.landmarks()?,
         mlp: shimkit_trainer::mlp::MlpConfig {
             hidden: args.mlp_hidden,
             epochs: args.mlp_epochs,
@@ -226,7 +226,6 @@ fn fit_joined(
     })
 }
 
-/// `auto` or a value.
 /// An adapter's hyper-parameters, for the candidates table.
 fn describe(p: shimkit_trainer::adapter::AdapterParams) -> String {
     use shimkit_trainer::adapter::AdapterParams;
@@ -244,15 +243,6 @@ fn describe(p: shimkit_trainer::adapter::AdapterParams) -> String {
             format!("  ({hidden} hidden units, {epochs} epochs)")
         }
     }
-}
-
-fn parse_auto<T: std::str::FromStr>(text: &str, flag: &str) -> anyhow::Result<Option<T>> {
-    if text == "auto" {
-        return Ok(None);
-    }
-    text.parse()
-        .map(Some)
-        .map_err(|_| anyhow::anyhow!("{flag} must be auto or a number, not {text:?}"))
 }
 
 /// `corpus.minilm.parquet` → `minilm`; otherwise the file stem.

@@ -45,8 +45,8 @@ pub struct EvalConfig {
     pub csls: bool,
     /// Also score every query-side shim without its bias (`shim-query-nobias:*`).
     pub no_query_bias: bool,
-    /// Most landmarks a kernel shim keeps.
-    pub max_landmarks: usize,
+    /// Landmarks of the kernel shims.
+    pub landmarks: crate::kernel::Landmarks,
     pub cost: CostInputs,
     pub old_name: String,
     pub new_name: String,
@@ -65,7 +65,7 @@ impl Default for EvalConfig {
             target: 0.95,
             csls: false,
             no_query_bias: false,
-            max_landmarks: crate::kernel::MAX_LANDMARKS,
+            landmarks: crate::kernel::Landmarks::default(),
             cost: CostInputs::default(),
             old_name: "old".into(),
             new_name: "new".into(),
@@ -343,7 +343,7 @@ fn fit_config(cfg: &EvalConfig, method: Method) -> FitConfig {
     FitConfig {
         method,
         seed: cfg.seed,
-        max_landmarks: cfg.max_landmarks,
+        landmarks: cfg.landmarks,
         ..FitConfig::default()
     }
 }

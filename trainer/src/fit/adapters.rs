@@ -74,11 +74,11 @@ pub(super) fn adapter_candidate(
                 x_iv.view(),
                 base_iv.view(),
                 y_iv.view(),
-                cfg.max_landmarks,
+                cfg.landmarks,
             )?;
             // Tuned on the inner split; "every input a landmark" stays that on all rows.
             tuned
-                .for_rows(x_tr.nrows(), x.nrows(), cfg.max_landmarks)
+                .for_rows(x_tr.nrows(), x.nrows(), cfg.landmarks.cap())
                 .into()
         }
         Method::Cluster => {
@@ -167,7 +167,7 @@ pub(super) fn fit_adapter(
                 lambda: kernel_lambda,
                 landmarks,
             }
-            .for_rows(tuned_on, x.nrows(), cfg.max_landmarks);
+            .for_rows(tuned_on, x.nrows(), cfg.landmarks.cap());
             let r = &y - &predict(base, x);
             Adapter::Kernel(kernel::fit_residual(x, r.view(), p)?)
         }

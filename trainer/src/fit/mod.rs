@@ -116,8 +116,8 @@ pub struct FitConfig {
     /// Training pairs kept as vectors for the non-linear adapters (a seeded sample by id
     /// hash when there are more): bounds their fits' memory and time.
     pub max_adapter_pairs: usize,
-    /// Most landmarks a kernel shim keeps (its cost a vector: m·(d_in + d_out)).
-    pub max_landmarks: usize,
+    /// Landmarks of a kernel shim (its cost a vector: m·(d_in + d_out)).
+    pub landmarks: kernel::Landmarks,
     /// How the MLP adapter trains.
     pub mlp: MlpConfig,
 }
@@ -134,7 +134,7 @@ impl Default for FitConfig {
             min_pairs: 50,
             max_heldout: 20_000,
             max_adapter_pairs: 20_000,
-            max_landmarks: kernel::MAX_LANDMARKS,
+            landmarks: kernel::Landmarks::default(),
             mlp: MlpConfig::default(),
         }
     }
