@@ -105,8 +105,9 @@ impl ColumnArgs {
     after_help = "Examples:\n  shimkit inspect data/cranfield/corpus.mpnet.parquet\n  shimkit inspect data/cranfield --json"
 )]
 pub struct InspectArgs {
-    /// A Parquet file, a directory of Parquet files (one table), or an evaluation-set
-    /// directory (corpus.<model>.parquet, queries.<model>.parquet, qrels.tsv).
+    /// A Parquet file, a directory of Parquet files (one table), an evaluation-set
+    /// directory (corpus.<model>.parquet, queries.<model>.parquet, qrels.tsv), or a shim
+    /// artifact (.safetensors).
     pub path: PathBuf,
     #[command(flatten)]
     pub columns: ColumnArgs,

@@ -93,6 +93,20 @@ fn fit_and_project_cranfield_in_both_directions() {
             "auto chose {chosen} with {best} available"
         );
         assert!(chosen > 0.8, "held-out cosine {chosen}");
+        // `inspect` reads the artifact back: the same choice, dimensions and candidates.
+        let out = shimkit(&["inspect", shim.to_str().unwrap(), "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let meta: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(meta["method"], r["chosen"]["method"]);
+        assert_eq!(meta["source_dim"], source_dim);
+        assert_eq!(meta["target_dim"], target_dim);
+        assert_eq!(meta["pairs"], 1400);
+        assert_eq!(meta["candidates"].as_array().unwrap().len(), 6);
+        assert_eq!(meta["heldout_cosine"].as_f64(), Some(chosen));
+        assert!(meta["stored_values"].as_u64().unwrap() >= (source_dim * target_dim) as u64);
+        let text = stdout(&shimkit(&["inspect", shim.to_str().unwrap()]));
+        assert!(text.contains(&format!("direction   {direction}")), "{text}");
+        assert_eq!(text.matches("<- chosen").count(), 1, "{text}");
 
         let out_path = p(&d, &format!("{direction}.parquet"));
         let out = shimkit(&[
@@ -337,6 +351,16 @@ fn project_rejects_wrong_dimensions_non_shims_and_bad_rows_without_output() {
     let o = run(&old, Path::new(&new));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not a shimkit shim"), "{}", stderr(&o));
+    // `inspect` on a file named like a shim that is not one names the file and why.
+    let fake = d.path().join("fake.safetensors");
+    std::fs::copy(&new, &fake).unwrap();
+    let o = shimkit(&["inspect", fake.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("fake.safetensors") && stderr(&o).contains("not a shimkit shim"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = shimkit(&[
         "project",

@@ -227,7 +227,7 @@ fn fit_joined(
 }
 
 /// An adapter's hyper-parameters, for the candidates table.
-fn describe(p: shimkit_trainer::adapter::AdapterParams) -> String {
+pub(crate) fn describe(p: shimkit_trainer::adapter::AdapterParams) -> String {
     use shimkit_trainer::adapter::AdapterParams;
     match p {
         AdapterParams::Kernel {

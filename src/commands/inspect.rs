@@ -1,4 +1,5 @@
-//! `shimkit inspect`: what a table or an evaluation set holds, and whether it is valid.
+//! `shimkit inspect`: what a table or an evaluation set holds, and whether it is valid
+//! (shim artifacts: [`super::inspect_shim`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,10 @@ pub fn run(args: &InspectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         check_duplicates: !args.no_dup_check,
         ..ReadOptions::default()
     };
+    if super::inspect_shim::is_shim(&args.path) {
+        super::inspect_shim::run(&args.path, args.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if is_eval_set(&args.path) {
         let report = inspect_set(&args.path, &options, quiet)?;
         if args.json {

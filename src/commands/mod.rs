@@ -5,6 +5,7 @@ mod eval;
 mod fit;
 mod gen_set;
 mod inspect;
+mod inspect_shim;
 mod project;
 mod serve;
 

@@ -251,14 +251,20 @@ pub fn tune(
     // k at the middle sharpness, then the sharpness at the best k: each fit costs k
     // d_in × d_in solves, and the full grid cost 2.4× as much for the same choices on
     // Cranfield.
+    // Applying costs k affine maps a vector, so, as for the kernel's landmarks, the fewest
+    // clusters within the tie margin of the best score win.
     let middle = TEMPERATURE_GRID[TEMPERATURE_GRID.len() / 2];
-    let mut best = None;
+    let mut by_k = Vec::new();
     for k in CLUSTER_GRID
         .into_iter()
         .filter(|&k| x_tr.nrows() >= k * MIN_PER_CLUSTER)
     {
-        best = better(best, score(k, middle)?);
+        by_k.push(score(k, middle)?);
     }
+    let top = by_k.iter().map(|r| r.1).fold(f64::NEG_INFINITY, f64::max);
+    let mut best = by_k
+        .into_iter()
+        .find(|r| r.1 >= top - crate::kernel::LANDMARK_TIE);
     if let Some((p, _)) = best {
         for t in TEMPERATURE_GRID.into_iter().filter(|&t| t != middle) {
             best = better(best, score(p.clusters, t)?);
