@@ -108,20 +108,17 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             "split      {} pairs to fit, {} held out{scored} (seed {}); inputs L2-normalised",
             outcome.train_pairs, outcome.heldout_pairs, args.seed
         );
-        println!(
-            "{:<12} {:>12} {:>8} {:>12} {:>12}",
-            "method", "lambda", "rank", "parameters", "held-out cos"
-        );
+        println!("{}", candidates_header());
         for c in &outcome.candidates {
             println!(
-                "{:<12} {:>12} {:>8} {:>12} {:>12.4}{}{}",
-                c.method.as_str(),
-                c.lambda
-                    .map(|l| format!("{l:.3e}"))
-                    .unwrap_or_else(|| "-".into()),
-                c.rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-                c.parameters,
-                c.heldout_cosine,
+                "{}{}{}",
+                candidate_row(
+                    c.method.as_str(),
+                    c.lambda,
+                    c.rank,
+                    c.parameters,
+                    c.heldout_cosine
+                ),
                 if c.method == outcome.chosen.method {
                     "  <- chosen"
                 } else {
@@ -224,6 +221,29 @@ fn fit_joined(
         only_new: pairs.only_new,
         pairing: "joined in memory",
     })
+}
+
+/// The heading of the candidates table (`fit`'s output, `inspect` of a shim).
+pub(crate) fn candidates_header() -> String {
+    format!(
+        "{:<12} {:>12} {:>8} {:>12} {:>12}",
+        "method", "lambda", "rank", "parameters", "held-out cos"
+    )
+}
+
+/// One row of the candidates table.
+pub(crate) fn candidate_row(
+    method: &str,
+    lambda: Option<f64>,
+    rank: Option<usize>,
+    parameters: usize,
+    heldout_cosine: f64,
+) -> String {
+    format!(
+        "{method:<12} {:>12} {:>8} {parameters:>12} {heldout_cosine:>12.4}",
+        lambda.map_or_else(|| "-".into(), |l| format!("{l:.3e}")),
+        rank.map_or_else(|| "-".into(), |r| r.to_string()),
+    )
 }
 
 /// An adapter's hyper-parameters, for the candidates table.

@@ -6,7 +6,7 @@ use anyhow::Context;
 use serde::Serialize;
 use shimkit_trainer::{Shim, ShimMeta, artifact};
 
-use super::fit::describe;
+use super::fit::{candidate_row, candidates_header, describe};
 use super::inspect::human_bytes;
 
 /// Whether `path` names a shim artifact rather than a table.
@@ -93,20 +93,11 @@ fn print(r: &ShimReport<'_>) {
     );
     println!("created     {} by shimkit {}", m.created, m.shimkit_version);
     if !m.candidates.is_empty() {
-        println!(
-            "candidates  {:<12} {:>12} {:>8} {:>12} {:>12}",
-            "method", "lambda", "rank", "parameters", "held-out cos"
-        );
+        println!("candidates  {}", candidates_header());
         for c in &m.candidates {
             println!(
-                "            {:<12} {:>12} {:>8} {:>12} {:>12.4}{}",
-                c.method,
-                c.lambda
-                    .map(|l| format!("{l:.3e}"))
-                    .unwrap_or_else(|| "-".into()),
-                c.rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-                c.parameters,
-                c.heldout_cosine,
+                "            {}{}",
+                candidate_row(&c.method, c.lambda, c.rank, c.parameters, c.heldout_cosine),
                 if c.method == m.method {
                     "  <- chosen"
                 } else {
