@@ -79,8 +79,8 @@ pub const LAMBDA_GRID: [f64; 5] = [1e-3, 1e-2, 3e-2, 1e-1, 1.0];
 /// Landmark counts tried (those under the number of training inputs, and that number).
 pub const LANDMARK_GRID: [usize; 3] = [256, 1024, 2048];
 
-/// Fits the correction of residuals `r` at inputs `x` (unit rows), the first
-/// `params.landmarks` rows of `x` serving as landmarks.
+/// Fits the correction of residuals `r` at inputs `x` (unit rows) with
+/// `params.landmarks` landmarks: every input, or k-means centroids when fewer.
 pub fn fit_residual(
     x: ArrayView2<'_, f32>,
     r: ArrayView2<'_, f32>,
@@ -165,8 +165,8 @@ fn solve(
 }
 
 /// Chooses γ, λ and m by mean cosine on the validation rows: `base_*` are the linear map's
-/// predictions, `y_*` the targets, `x_*` the unit inputs; landmarks are leading rows of
-/// `x_tr`.
+/// predictions, `y_*` the targets, `x_*` the unit inputs; landmarks are drawn from `x_tr`
+/// as [`fit_residual`] draws them.
 #[allow(clippy::too_many_arguments)]
 pub fn tune(
     x_tr: ArrayView2<'_, f32>,
