@@ -146,34 +146,47 @@ pub fn project(
     bias: Option<&[f32]>,
 ) -> Array2<f32> {
     let x = x.as_standard_layout();
-    let w = weight.as_standard_layout();
-    let mut out = Array2::<f32>::zeros((x.nrows(), w.ncols()));
+    let (k, n) = weight.dim();
+    let mut out = Array2::<f32>::zeros((x.nrows(), n));
     if let Some(b) = bias {
         for mut row in out.rows_mut() {
             row.as_slice_mut().expect("fresh array").copy_from_slice(b);
         }
+    }
+    if x.nrows() == 0 || k == 0 || n == 0 {
+        return out;
     }
     let accum = if bias.is_some() {
         Accum::Add
     } else {
         Accum::Replace
     };
-    if x.nrows() < 4 && gemv::available() {
-        let n = w.ncols();
-        let w = w.as_slice().expect("standard layout");
+    if x.nrows() < 4
+        && gemv::available()
+        && let Some(w) = weight.as_slice()
+    {
         let x = x.as_slice().expect("standard layout");
-        let out_rows = out
-            .as_slice_mut()
-            .expect("fresh array")
-            .chunks_exact_mut(n.max(1));
-        for (y, xr) in out_rows.zip(x.chunks_exact(w.len() / n.max(1))) {
+        let out_rows = out.as_slice_mut().expect("fresh array").chunks_exact_mut(n);
+        for (y, xr) in out_rows.zip(x.chunks_exact(k)) {
             gemv::accumulate(xr, w, y);
         }
         return out;
     }
+    // The transpose of a row-major matrix (landmarks, centroids: `L.t()`) is read in place:
+    // copying it cost as much as the product for a single vector.
+    let transposed = weight.t();
+    let copied;
+    let w = if weight.is_standard_layout() {
+        as_mat(&weight)
+    } else if transposed.is_standard_layout() {
+        as_mat(&transposed).transpose()
+    } else {
+        copied = weight.as_standard_layout();
+        as_mat(&copied)
+    };
     // A few rows are a matrix-vector product bound by reading `W` once: waking the thread
     // pool costs more than the split saves, and a server's single-vector latency pays it.
-    let work = x.nrows() * w.nrows() * w.ncols();
+    let work = x.nrows() * k * n;
     let par = if work < SEQUENTIAL_BELOW {
         Par::Seq
     } else {
@@ -183,7 +196,7 @@ pub fn project(
         as_mat_mut(&mut out.view_mut()),
         accum,
         as_mat(&x.view()),
-        as_mat(&w.view()),
+        w,
         1.0f32,
         par,
     );
@@ -263,7 +276,9 @@ fn add_f32(acc: &mut Array2<f64>, part: &Array2<f32>) {
 }
 
 /// A faer view of a standard-layout ndarray view (no copy).
-fn as_mat<'a>(a: &'a ArrayView2<'_, f32>) -> MatRef<'a, f32> {
+fn as_mat<'a, S: ndarray::Data<Elem = f32>>(
+    a: &'a ndarray::ArrayBase<S, ndarray::Ix2>,
+) -> MatRef<'a, f32> {
     let s = a.as_slice().expect("standard layout");
     MatRef::from_row_major_slice(s, a.nrows(), a.ncols())
 }
@@ -310,6 +325,20 @@ mod tests {
                             "{k}×{n}, {rows} rows: {err}"
                         );
                     }
+                }
+            }
+            // The weight read in place as the transpose of a row-major matrix, and copied
+            // when it is neither layout (every other column).
+            let wt = filled(n, k, 4);
+            let wide = filled(k, 2 * n, 5);
+            let strided = wide.slice(ndarray::s![.., ..;2]);
+            for (weight, dense) in [(wt.t(), wt.t().to_owned()), (strided, strided.to_owned())] {
+                for rows in [1, 5] {
+                    let x = filled(rows, k, 6);
+                    let got = project(x.view(), weight, None);
+                    let want = project(x.view(), dense.view(), None);
+                    let err = (&got - &want).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
+                    assert!(err <= 1e-5, "{k}×{n}, {rows} rows: {err}");
                 }
             }
             // One row alone equals the same row inside a batch (to f32 rounding of the
