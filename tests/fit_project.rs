@@ -499,3 +499,47 @@ fn drop_bias_writes_a_shim_without_its_bias_and_says_so() {
     assert!(loaded.meta.bias_dropped);
     assert!(loaded.weight.iter().any(|&w| w != 0.0));
 }
+
+#[test]
+fn landmarks_flag_fixes_the_kernel_landmark_count() {
+    let d = tempfile::tempdir().unwrap();
+    let shim = p(&d, "k.safetensors");
+    let (old, new) = (
+        cranfield("corpus.minilm.parquet"),
+        cranfield("corpus.mpnet.parquet"),
+    );
+    let r = fit_json(&[
+        "--old",
+        &old,
+        "--new",
+        &new,
+        "--method",
+        "kernel",
+        "--landmarks",
+        "64",
+        "--out",
+        shim.to_str().unwrap(),
+    ]);
+    assert_eq!(r["chosen"]["adapter"]["landmarks"], 64, "{r}");
+    let loaded = shimkit_trainer::artifact::load(&shim).unwrap();
+    match loaded.adapter {
+        Some(shimkit_trainer::adapter::Adapter::Kernel(k)) => assert_eq!(k.landmarks(), 64),
+        other => panic!("not a kernel shim: {other:?}"),
+    }
+    let bad = shimkit(&[
+        "fit",
+        "--old",
+        &old,
+        "--new",
+        &new,
+        "--method",
+        "kernel",
+        "--landmarks",
+        "many",
+        "--out",
+        p(&d, "bad.safetensors").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("--landmarks"), "{}", stderr(&bad));
+    assert!(!p(&d, "bad.safetensors").exists());
+}
