@@ -26,8 +26,7 @@ def main():
     nq = nq.astype(np.float64)
 
     def ndcg(queries, docs):
-        ranking = ec.rank(queries.astype(np.float32), docs, 100)
-        return float(np.mean([ec.metrics(r, r, j, 10)["ndcg"] for r, j in zip(ranking, judged)]))
+        return ec.mean_ndcg(queries, docs, judged)
 
     full = ndcg(nq, nd)
     print(f"{old} -> {new}: query-side retention of the full re-embed's nDCG@10 ({full:.4f})")

@@ -105,6 +105,12 @@ def metrics(ranking, ref, judged, k):
     }
 
 
+def mean_ndcg(queries, docs, judged, k=10):
+    """Mean nDCG@k of ranking `docs` by dot product with each of `queries`."""
+    ranking = rank(np.asarray(queries, dtype=np.float32), docs, 100)
+    return float(np.mean([metrics(r, r, j, k)["ndcg"] for r, j in zip(ranking, judged)]))
+
+
 def read_set(dataset, old, new):
     """An evaluation set aligned as shimkit aligns it: documents both models embed (old
     model's order), queries both embed that have a judgement of grade >= 1, rows
