@@ -30,6 +30,14 @@ fn cranfield(file: &str) -> String {
         .into_owned()
 }
 
+/// The bundled minilm and mpnet corpora (old, new).
+fn cranfield_pair() -> (String, String) {
+    (
+        cranfield("corpus.minilm.parquet"),
+        cranfield("corpus.mpnet.parquet"),
+    )
+}
+
 fn table(path: &str) -> shimkit_data::EmbeddingTable {
     read_table(&TableSource::new(path).unwrap(), &ReadOptions::default()).unwrap()
 }
@@ -55,10 +63,7 @@ fn fit_json(args: &[&str]) -> serde_json::Value {
 #[test]
 fn fit_and_project_cranfield_in_both_directions() {
     let d = tempfile::tempdir().unwrap();
-    let (old, new) = (
-        cranfield("corpus.minilm.parquet"),
-        cranfield("corpus.mpnet.parquet"),
-    );
+    let (old, new) = cranfield_pair();
     for (direction, input, source_dim, target_dim) in [
         ("old-to-new", &old, 384, 768),
         ("new-to-old", &new, 768, 384),
@@ -308,10 +313,7 @@ fn bad_inputs_fail_with_the_row_named_and_leave_no_artifact() {
 fn project_rejects_wrong_dimensions_non_shims_and_bad_rows_without_output() {
     let d = tempfile::tempdir().unwrap();
     let shim = p(&d, "s.safetensors");
-    let (old, new) = (
-        cranfield("corpus.minilm.parquet"),
-        cranfield("corpus.mpnet.parquet"),
-    );
+    let (old, new) = cranfield_pair();
     let o = shimkit(&[
         "-q",
         "fit",
@@ -504,10 +506,7 @@ fn drop_bias_writes_a_shim_without_its_bias_and_says_so() {
 fn landmarks_flag_fixes_the_kernel_landmark_count() {
     let d = tempfile::tempdir().unwrap();
     let shim = p(&d, "k.safetensors");
-    let (old, new) = (
-        cranfield("corpus.minilm.parquet"),
-        cranfield("corpus.mpnet.parquet"),
-    );
+    let (old, new) = cranfield_pair();
     let r = fit_json(&[
         "--old",
         &old,

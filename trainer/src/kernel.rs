@@ -396,15 +396,18 @@ mod tests {
         let mean = y.mean_axis(Axis(0)).unwrap();
         let r = &y - &mean;
         let base = Array2::from_shape_fn((200, 4), |(_, j)| mean[j]);
-        let (params, score) = tune(
-            x.view(),
-            r.view(),
-            xv.view(),
-            base.view(),
-            yv.view(),
-            Landmarks::default(),
-        )
-        .unwrap();
+        let tuned = |landmarks| {
+            tune(
+                x.view(),
+                r.view(),
+                xv.view(),
+                base.view(),
+                yv.view(),
+                landmarks,
+            )
+            .unwrap()
+        };
+        let (params, score) = tuned(Landmarks::default());
         assert!(
             score > mean_cosine(base.view(), yv.view()) + 0.05,
             "{score}"
@@ -414,28 +417,12 @@ mod tests {
         // count ties with every input and wins on cost.
         assert_eq!(params.landmarks, 256, "{params:?}");
         // Every input a landmark scores at most the tie margin better.
-        let (all, all_score) = tune(
-            x.view(),
-            r.view(),
-            xv.view(),
-            base.view(),
-            yv.view(),
-            Landmarks::Fixed(n),
-        )
-        .unwrap();
+        let (all, all_score) = tuned(Landmarks::Fixed(n));
         assert_eq!(all.landmarks, n);
         assert!(all_score <= score + LANDMARK_TIE, "{all_score} vs {score}");
         // A fixed count is kept; one above the inputs means every input.
         for (fixed, want) in [(37, 37), (5000, n)] {
-            let (p, _) = tune(
-                x.view(),
-                r.view(),
-                xv.view(),
-                base.view(),
-                yv.view(),
-                Landmarks::Fixed(fixed),
-            )
-            .unwrap();
+            let (p, _) = tuned(Landmarks::Fixed(fixed));
             assert_eq!(p.landmarks, want);
         }
     }
