@@ -80,6 +80,9 @@ impl Batch {
 
 /// Decodes `{"vectors": [[...], ...], "normalize": bool}`.
 pub fn decode_json(body: &[u8]) -> Result<(Batch, Option<bool>), ApiError> {
+    if let Some((rows, dim, data, normalize)) = super::fast_json::read_request(body) {
+        return Ok((Batch { rows, dim, data }, normalize));
+    }
     let req: super::types::ProjectRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))?;
     let super::types::Rows { rows, dim, data } = req.vectors;
