@@ -334,7 +334,7 @@ pub async fn project(
             let body = encoding::encode_arrow(
                 &req,
                 dim,
-                &out,
+                out,
                 &[
                     ("shimkit.shim", &shim.name),
                     ("shimkit.version", &shim.version),
@@ -446,9 +446,14 @@ async fn apply(shim: Arc<LoadedShim>, batch: Batch, normalize: bool) -> Result<V
             .shim
             .apply(x, normalize)
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        Ok(match y.as_slice() {
-            Some(s) => s.to_vec(),
-            None => y.iter().copied().collect(),
+        // The answer's own buffer when it is exactly the rows, in order: no copy.
+        let n = y.len();
+        if !y.is_standard_layout() {
+            return Ok(y.iter().copied().collect());
+        }
+        Ok(match y.into_raw_vec_and_offset() {
+            (v, None | Some(0)) if v.len() == n => v,
+            (v, offset) => v.into_iter().skip(offset.unwrap_or(0)).take(n).collect(),
         })
     };
     if work <= INLINE_WORK {
