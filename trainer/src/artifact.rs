@@ -29,12 +29,13 @@
 //! y = y / np.linalg.norm(y, axis=1, keepdims=True)      # normalize_output
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use ndarray::{Array1, Array2};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::{SafeTensors, serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::adapter::Adapter;
 use crate::cluster::ClusterMaps;
@@ -98,7 +99,47 @@ pub fn to_bytes(shim: &Shim) -> Result<Vec<u8>> {
         ("format_version".to_owned(), version.to_string()),
         ("shim".to_owned(), meta_json),
     ]);
-    serialize(tensors, Some(metadata)).map_err(|e| invalid(e.to_string()))
+        let bytes = serialize(tensors, Some(metadata)).map_err(|e| invalid(e.to_string()))?;
+    sorted_header(bytes).map_err(invalid)
+}
+
+/// safetensors writes its metadata map in `HashMap` order, which changes from one call to
+/// the next; a shim's version is the hash of its file, so the header is written again
+/// with its keys sorted. Only the order changes, so the header keeps its length and the
+/// data its alignment.
+fn sorted_header(mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    #[derive(Serialize, Deserialize)]
+    struct Header {
+        #[serde(rename = "__metadata__")]
+        metadata: BTreeMap<String, String>,
+        #[serde(flatten)]
+        tensors: BTreeMap<String, TensorEntry>,
+    }
+    #[derive(Serialize, Deserialize)]
+    struct TensorEntry {
+        dtype: String,
+        shape: Vec<usize>,
+        data_offsets: [usize; 2],
+    }
+    let unexpected = |why: &str| format!("safetensors wrote a header shimkit cannot read: {why}");
+    let n = bytes
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| unexpected("no length"))?;
+    let slot = bytes
+        .get_mut(8..8usize.saturating_add(n))
+        .ok_or_else(|| unexpected("shorter than its length"))?;
+    let header: Header = serde_json::from_slice(slot).map_err(|e| unexpected(&e.to_string()))?;
+    let text = serde_json::to_vec(&header).map_err(|e| unexpected(&e.to_string()))?;
+    if text.len() > slot.len() {
+        return Err(unexpected("longer once sorted"));
+    }
+    let (head, pad) = slot.split_at_mut(text.len());
+    head.copy_from_slice(&text);
+    pad.fill(b' ');
+    Ok(bytes)
 }
 
 /// Reads and checks a shim artifact.

@@ -62,6 +62,20 @@ fn round_trip_is_exact() {
     assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
 }
 
+/// A shim's version is the hash of its file, so the same shim must always make the same
+/// bytes (safetensors writes its metadata map in HashMap order, which changes per call).
+#[test]
+fn the_same_shim_always_makes_the_same_bytes() {
+    let s = shim();
+    let first = artifact::to_bytes(&s).unwrap();
+    for _ in 0..20 {
+        assert_eq!(artifact::to_bytes(&s).unwrap(), first);
+    }
+    let d = tempfile::tempdir().unwrap();
+    artifact::save(&s, &d.path().join("a.safetensors")).unwrap();
+    assert_eq!(std::fs::read(d.path().join("a.safetensors")).unwrap(), first);
+}
+
 #[test]
 fn files_that_are_not_shims_are_named_and_explained() {
     assert!(err(b"not a safetensors file at all").contains("not a safetensors file"));
