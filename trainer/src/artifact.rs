@@ -99,7 +99,7 @@ pub fn to_bytes(shim: &Shim) -> Result<Vec<u8>> {
         ("format_version".to_owned(), version.to_string()),
         ("shim".to_owned(), meta_json),
     ]);
-        let bytes = serialize(tensors, Some(metadata)).map_err(|e| invalid(e.to_string()))?;
+    let bytes = serialize(tensors, Some(metadata)).map_err(|e| invalid(e.to_string()))?;
     sorted_header(bytes).map_err(invalid)
 }
 

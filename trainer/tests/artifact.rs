@@ -73,7 +73,10 @@ fn the_same_shim_always_makes_the_same_bytes() {
     }
     let d = tempfile::tempdir().unwrap();
     artifact::save(&s, &d.path().join("a.safetensors")).unwrap();
-    assert_eq!(std::fs::read(d.path().join("a.safetensors")).unwrap(), first);
+    assert_eq!(
+        std::fs::read(d.path().join("a.safetensors")).unwrap(),
+        first
+    );
 }
 
 #[test]
