@@ -29,8 +29,8 @@ pub fn read_request(b: &[u8]) -> Option<Request> {
     i = token(b, i, b"\"vectors\"")?;
     i = token(b, i, b":")?;
     i = token(b, i, b"[")?;
-    // A number takes at least two bytes with its separator.
-    let mut data = Vec::with_capacity(b.len() / 2);
+    // Numbers as clients write them take 8 to 24 bytes with their separator.
+    let mut data = Vec::with_capacity(b.len() / 8);
     let (mut rows, mut dim) = (0, 0);
     loop {
         i = token(b, i, b"[")?;
@@ -38,14 +38,12 @@ pub fn read_request(b: &[u8]) -> Option<Request> {
         loop {
             let (v, j) = number(b, whitespace(b, i))?;
             data.push(v);
-            i = whitespace(b, j);
-            match b.get(i)? {
-                b',' => i += 1,
-                b']' => break,
-                _ => return None,
+            let last;
+            (i, last) = after_element(b, j)?;
+            if last {
+                break;
             }
         }
-        i += 1;
         let n = data.len() - start;
         if rows == 0 {
             dim = n;
@@ -53,14 +51,12 @@ pub fn read_request(b: &[u8]) -> Option<Request> {
             return None;
         }
         rows += 1;
-        i = whitespace(b, i);
-        match b.get(i)? {
-            b',' => i += 1,
-            b']' => break,
-            _ => return None,
+        let last;
+        (i, last) = after_element(b, i)?;
+        if last {
+            break;
         }
     }
-    i += 1;
     let mut normalize = None;
     if let Some(j) = token(b, i, b",") {
         i = token(b, j, b"\"normalize\"")?;
@@ -81,6 +77,16 @@ fn whitespace(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// The `,` or `]` after an array element: the index after it, and whether it was the last.
+fn after_element(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    let i = whitespace(b, i);
+    match b.get(i)? {
+        b',' => Some((i + 1, false)),
+        b']' => Some((i + 1, true)),
+        _ => None,
+    }
 }
 
 /// `text` after optional whitespace; the index after it.
