@@ -189,27 +189,47 @@ impl Shim {
 
     /// Maps rows of `x` into the target space; L2-normalises the outputs when `normalize`.
     pub fn apply(&self, x: ArrayView2<'_, f32>, normalize: bool) -> Result<Array2<f32>> {
-        if x.ncols() != self.source_dim() {
+        self.check_input(x.ncols())?;
+        if self.meta.normalize_input {
+            Ok(self.map(normalize_rows(x.to_owned()).view(), normalize))
+        } else {
+            Ok(self.map(x, normalize))
+        }
+    }
+
+    /// [`Shim::apply`] on rows the caller gives up: they are normalised in place, with no
+    /// copy (a server's decoded batch, say).
+    pub fn apply_owned(&self, x: Array2<f32>, normalize: bool) -> Result<Array2<f32>> {
+        self.check_input(x.ncols())?;
+        let input = if self.meta.normalize_input {
+            normalize_rows(x)
+        } else {
+            x
+        };
+        Ok(self.map(input.view(), normalize))
+    }
+
+    fn check_input(&self, dim: usize) -> Result<()> {
+        if dim != self.source_dim() {
             return Err(TrainError::Invalid {
                 what: "input",
                 message: format!(
-                    "vectors have {} dimensions, the shim maps {}",
-                    x.ncols(),
+                    "vectors have {dim} dimensions, the shim maps {}",
                     self.source_dim()
                 ),
             });
         }
-        let input = if self.meta.normalize_input {
-            normalize_rows(x.to_owned())
-        } else {
-            x.to_owned()
-        };
+        Ok(())
+    }
+
+    /// The map itself, on rows already normalised as the shim wants them.
+    fn map(&self, input: ArrayView2<'_, f32>, normalize: bool) -> Array2<f32> {
         let bias = self.bias.as_slice().expect("contiguous bias");
-        let affine = || crate::gemm::project(input.view(), self.weight.view(), Some(bias));
+        let affine = || crate::gemm::project(input, self.weight.view(), Some(bias));
         let out = match &self.adapter {
-            Some(adapter) => adapter.apply(input.view(), affine),
+            Some(adapter) => adapter.apply(input, affine),
             None => affine(),
         };
-        Ok(if normalize { normalize_rows(out) } else { out })
+        if normalize { normalize_rows(out) } else { out }
     }
 }

@@ -135,6 +135,11 @@ fn apply_checks_the_input_dimension() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("4 dimensions, the shim maps 3"), "{e}");
+    let e = s
+        .apply_owned(Array2::<f32>::ones((2, 4)), true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("4 dimensions, the shim maps 3"), "{e}");
 }
 
 #[test]
@@ -183,6 +188,14 @@ fn adapter_shims_round_trip_bit_exact_as_format_version_2() {
         artifact::save(&s, &path).unwrap();
         let back = artifact::load(&path).unwrap();
         assert_eq!(back, s, "weights, adapter tensors and metadata bit for bit");
+        // A caller's own rows (normalised in place) map exactly as a borrowed view does.
+        let x = Array2::from_shape_fn((4, 3), |(i, j)| (i as f32 - j as f32) * 0.7 + 0.1);
+        for normalize in [true, false] {
+            assert_eq!(
+                back.apply_owned(x.clone(), normalize).unwrap(),
+                back.apply(x.view(), normalize).unwrap()
+            );
+        }
         let bytes = std::fs::read(&path).unwrap();
         let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
         assert_eq!(header.metadata().as_ref().unwrap()["format_version"], "2");

@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use ndarray::ArrayView2;
+use ndarray::Array2;
 
 use super::encoding::{self, ARROW, Batch, Encoding, OCTET};
 use super::types::*;
@@ -421,18 +421,28 @@ fn check_batch(batch: &Batch, shim: &LoadedShim, limits: Limits) -> Result<(), A
             batch.dim, shim.name, shim.shim.meta.source_model, shim.shim.meta.target_model
         )));
     }
-    batch.check_finite()?;
-    if let Some(i) = batch
-        .data
-        .chunks_exact(batch.dim)
-        .position(|r| r.iter().all(|&v| v == 0.0))
-        && shim.shim.meta.normalize_input
-    {
-        return Err(ApiError::BadRequest(format!(
-            "vector {i} is all zeros: it has no direction to normalise"
-        )));
+    // One pass for both checks (a batch of 1,024 is 3 MiB); a non-finite value anywhere is
+    // reported before an all-zero row.
+    let mut zero_row = None;
+    for (i, row) in batch.data.chunks_exact(batch.dim).enumerate() {
+        let (mut finite, mut zero) = (true, true);
+        for &v in row {
+            finite &= v.is_finite();
+            zero &= v == 0.0;
+        }
+        if !finite {
+            return batch.check_finite();
+        }
+        if zero && zero_row.is_none() {
+            zero_row = Some(i);
+        }
     }
-    Ok(())
+    match zero_row {
+        Some(i) if shim.shim.meta.normalize_input => Err(ApiError::BadRequest(format!(
+            "vector {i} is all zeros: it has no direction to normalise"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Runs the shim, inline when small, on the blocking pool when not.
@@ -440,11 +450,11 @@ async fn apply(shim: Arc<LoadedShim>, batch: Batch, normalize: bool) -> Result<V
     let per_row = shim.shim.weight.len() + shim.shim.adapter.as_ref().map_or(0, |a| a.parameters());
     let work = batch.rows.saturating_mul(per_row);
     let run = move || -> Result<Vec<f32>, ApiError> {
-        let x = ArrayView2::from_shape((batch.rows, batch.dim), &batch.data)
+        let x = Array2::from_shape_vec((batch.rows, batch.dim), batch.data)
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         let y = shim
             .shim
-            .apply(x, normalize)
+            .apply_owned(x, normalize)
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         // The answer's own buffer when it is exactly the rows, in order: no copy.
         let n = y.len();
