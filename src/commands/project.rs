@@ -57,7 +57,8 @@ pub fn run(args: &ProjectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             }
             .into());
         }
-        let out = shim.apply(batch.vectors.view(), !args.no_normalize)?;
+        // The batch's own buffer is normalised in place: no copy of each batch.
+        let out = shim.apply_owned(batch.vectors, !args.no_normalize)?;
         bar.inc(batch.ids.len() as u64);
         writer.write(batch.ids, out)?;
     }
