@@ -21,13 +21,7 @@ import eval_check as ec  # noqa: E402
 
 def main():
     dataset, old, new, shims = sys.argv[1:5]
-    _, _, od, nd, _, nq, judged = ec.read_set(dataset, old, new)
-    nq = nq.astype(np.float64)
-
-    def ndcg(queries, docs):
-        return ec.mean_ndcg(queries, docs, judged)
-
-    full = ndcg(nq, nd)
+    od, nq, ndcg, full = ec.retention_setup(dataset, old, new)
     print(f"{old} -> {new}: retention of the full re-embed's nDCG@10 ({full:.4f})")
     for m in ["ridge", "procrustes", "lowrank"]:
         d = load_file(f"{shims}/doc-side-{m}.safetensors")

@@ -12,7 +12,6 @@ metric functions of tests/python/eval_check.py).
 import os
 import sys
 
-import numpy as np
 from safetensors.numpy import load_file
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
@@ -22,13 +21,7 @@ import eval_check as ec  # noqa: E402
 def main():
     dataset, old, new, shims = sys.argv[1:5]
     methods = sys.argv[5:] or ["ridge", "procrustes", "lowrank"]
-    _, row, od, nd, _, nq, judged = ec.read_set(dataset, old, new)
-    nq = nq.astype(np.float64)
-
-    def ndcg(queries, docs):
-        return ec.mean_ndcg(queries, docs, judged)
-
-    full = ndcg(nq, nd)
+    od, nq, ndcg, full = ec.retention_setup(dataset, old, new)
     print(f"{old} -> {new}: query-side retention of the full re-embed's nDCG@10 ({full:.4f})")
     for m in methods:
         t = load_file(f"{shims}/query-side-{m}.safetensors")

@@ -111,6 +111,19 @@ def mean_ndcg(queries, docs, judged, k=10):
     return float(np.mean([metrics(r, r, j, k)["ndcg"] for r, j in zip(ranking, judged)]))
 
 
+def retention_setup(dataset, old, new):
+    """What a side-by-side bench of shims needs: old documents, new-model queries (f64),
+    nDCG@10 of a ranking over the set's judgements, and the full re-embed's nDCG@10, the
+    denominator of every retention."""
+    _, _, od, nd, _, nq, judged = read_set(dataset, old, new)
+    nq = nq.astype(np.float64)
+
+    def ndcg(queries, docs):
+        return mean_ndcg(queries, docs, judged)
+
+    return od, nq, ndcg, ndcg(nq, nd)
+
+
 def read_set(dataset, old, new):
     """An evaluation set aligned as shimkit aligns it: documents both models embed (old
     model's order), queries both embed that have a judgement of grade >= 1, rows
