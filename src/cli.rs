@@ -200,6 +200,10 @@ pub struct FitArgs {
     /// Fewest pairs to fit from.
     #[arg(long, default_value_t = 50)]
     pub min_pairs: usize,
+    /// Memory the fit may use: auto (what the machine has available now), unlimited, or a
+    /// size such as 16GiB. A fit estimated to need more is refused before it starts.
+    #[arg(long, default_value = "auto")]
+    pub max_memory: String,
     #[command(flatten)]
     pub landmarks: LandmarkArgs,
     /// Write the shim with its bias set to zero (for query-side shims: the bias only adds
@@ -287,6 +291,10 @@ pub struct EvalOptions {
     /// Bootstrap resamples of the queries for the 95% intervals.
     #[arg(long, default_value_t = 1000)]
     pub resamples: usize,
+    /// Memory each fit may use: auto (what the machine has available), unlimited, or a
+    /// size such as 16GiB.
+    #[arg(long, default_value = "auto")]
+    pub max_memory: String,
     /// Training sizes of the curve, comma-separated (those under the budget are used).
     #[arg(
         long,
@@ -391,6 +399,25 @@ pub struct ServeArgs {
     /// Most vectors in one request [default: 65536].
     #[arg(long, env = "SHIMKIT_MAX_BATCH")]
     pub max_batch: Option<usize>,
+    /// Largest answer one request may produce, in bytes of its encoding (JSON counts 16
+    /// bytes a value) [default: 268435456].
+    #[arg(long, env = "SHIMKIT_MAX_ANSWER_BYTES")]
+    pub max_answer_bytes: Option<usize>,
+    /// Memory all large requests may hold at once (batches and answers), in bytes; a
+    /// request waits for its share [default: 1073741824].
+    #[arg(long, env = "SHIMKIT_MAX_INFLIGHT_BYTES")]
+    pub max_inflight_bytes: Option<usize>,
+    /// Connections served at once; past it new connections are answered 503 and closed
+    /// [default: 4096].
+    #[arg(long, env = "SHIMKIT_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers, from the connection's start or the
+    /// end of the previous answer: also the idle keep-alive timeout [default: 10].
+    #[arg(long, env = "SHIMKIT_HEADER_TIMEOUT")]
+    pub header_timeout: Option<f64>,
+    /// Seconds a client has to send a whole request body [default: 60].
+    #[arg(long, env = "SHIMKIT_BODY_TIMEOUT")]
+    pub body_timeout: Option<f64>,
     /// Threads answering requests [default: one a core].
     #[arg(long, env = "SHIMKIT_WORKERS")]
     pub workers: Option<usize>,

@@ -2,12 +2,14 @@
 //!
 //! Parses the command line, runs one subcommand, and turns its outcome into an exit code:
 //! 0 for success, 1 for an error (the message names the file and what is wrong), 2 for a
-//! command line clap rejects, 3 for an `eval --gate` that failed.
+//! command line clap rejects, 3 for an `eval --gate` that failed, 130 and 143 for Ctrl-C
+//! and SIGTERM (after removing the unfinished output).
 
 mod cli;
 mod commands;
 mod progress;
 mod report;
+mod system;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -17,6 +19,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_logging(&cli.global);
+    // `serve` shuts down gracefully on its own; every other command may be writing output.
+    if !matches!(cli.command, cli::Command::Serve(_)) {
+        system::clean_up_on_interrupt();
+    }
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {

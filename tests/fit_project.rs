@@ -343,8 +343,8 @@ fn project_rejects_wrong_dimensions_non_shims_and_bad_rows_without_output() {
     let o = run(&new, &shim);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("corpus.mpnet.parquet: row 0")
-            && stderr(&o).contains("768 dimensions but the shim maps 384"),
+        stderr(&o).contains("corpus.mpnet.parquet: column \"embedding\" holds 768-dimensional")
+            && stderr(&o).contains("maps 384-dimensional vectors"),
         "{}",
         stderr(&o)
     );

@@ -35,6 +35,10 @@ fn wrong_id_type(path: &Path, column: &str, found: &DataType) -> DataError {
 }
 
 /// Checks that an Arrow type can hold vectors and returns the fixed width, if the type has one.
+/// Widest vector read: far above any embedding model, and a bound on what a footer can
+/// make a reader allocate per row.
+pub const MAX_DIM: usize = 1 << 24;
+
 pub(crate) fn check_vector_type(path: &Path, column: &str, dt: &DataType) -> Result<Option<usize>> {
     let wrong = || DataError::WrongType {
         path: path.to_path_buf(),
@@ -50,6 +54,14 @@ pub(crate) fn check_vector_type(path: &Path, column: &str, dt: &DataType) -> Res
         DataType::List(f) | DataType::LargeList(f) => (f.data_type(), None),
         _ => return Err(wrong()),
     };
+    if width.is_some_and(|w| w == 0 || w > MAX_DIM) {
+        return Err(DataError::WrongType {
+            path: path.to_path_buf(),
+            column: column.to_owned(),
+            found: dt.to_string(),
+            expected: "vectors of 1 to 16777216 dimensions",
+        });
+    }
     match item {
         DataType::Float16 | DataType::Float32 | DataType::Float64 => Ok(width),
         _ => Err(wrong()),

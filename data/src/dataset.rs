@@ -122,7 +122,9 @@ impl EvalSet {
             ));
         }
         let qrels_path = dir.join("qrels.tsv");
-        if !qrels_path.is_file() {
+        if std::fs::symlink_metadata(&qrels_path).is_ok() {
+            crate::regular::require_regular_file(&qrels_path)?;
+        } else {
             return Err(fail(
                 "no qrels.tsv: an evaluation set needs relevance judgements".into(),
             ));
@@ -140,9 +142,8 @@ impl EvalSet {
             }
         }
         let manifest_path = dir.join("MANIFEST.json");
-        let manifest = if manifest_path.is_file() {
-            let text = std::fs::read_to_string(&manifest_path)
-                .map_err(|e| DataError::io(&manifest_path, e))?;
+        let manifest = if std::fs::symlink_metadata(&manifest_path).is_ok() {
+            let text = crate::regular::read_regular_text(&manifest_path)?;
             let value: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| DataError::Json {
                     path: manifest_path.clone(),

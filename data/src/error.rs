@@ -26,6 +26,9 @@ pub enum DataError {
         source: parquet::errors::ParquetError,
     },
 
+    #[error("{}: is {what}, not a regular file", path.display())]
+    NotRegularFile { path: PathBuf, what: String },
+
     #[error("{}: no Parquet files found (a directory is read as one table made of its *.parquet files)", path.display())]
     NoFiles { path: PathBuf },
 

@@ -35,6 +35,7 @@ mod pairs;
 mod prefetch;
 mod qrels;
 mod reader;
+mod regular;
 mod schema;
 mod source;
 mod summary;
@@ -44,13 +45,16 @@ mod vector;
 mod writer;
 
 pub use aligned::{AlignedItem, AlignedReader};
-pub use atomic::{AtomicFile, temp_sibling, write_atomic};
+pub use atomic::{
+    AtomicFile, StagingDir, remove_pending, remove_stale, temp_sibling, write_atomic,
+};
 pub use dataset::{Coverage, EvalSet, ModelFiles, Split};
 pub use error::{DataError, Result};
 pub use pairs::{PairedEmbeddings, pair_tables};
-pub use prefetch::Prefetch;
+pub use prefetch::{FromPanic, Prefetch};
 pub use qrels::Qrels;
 pub use reader::{BatchReader, ReadOptions, layouts, read_ids, read_table};
+pub use regular::{read_regular, read_regular_text, require_regular_file};
 pub use schema::FileLayout;
 pub use source::{Columns, TableSource};
 pub use summary::{FileSummary, NormStats, TableSummary, summarize, type_name};

@@ -316,7 +316,10 @@ impl BatchReader {
                     Some(Err(e)) => return Some(Err(parquet_error(e))),
                     Some(Ok(batch)) => {
                         let (n, dim) = (batch.num_rows(), self.leaf_dim.unwrap_or(0));
-                        let mut buffer = Vec::with_capacity(n * dim);
+                        let mut buffer = match float_buffer(path, n as u64, dim) {
+                            Ok(b) => b,
+                            Err(e) => return Some(Err(e)),
+                        };
                         match values.read(path, n, dim, &mut buffer) {
                             Err(e) => return Some(Err(e)),
                             Ok(true) => {
@@ -416,7 +419,10 @@ struct Unit {
 /// preallocated matrix, so peak memory is the matrix plus one batch per worker.
 pub fn read_table(source: &TableSource, options: &ReadOptions) -> Result<EmbeddingTable> {
     let layouts = layouts(source, &options.columns)?;
-    let total: u64 = layouts.iter().map(|l| l.rows).sum();
+    let total = layouts
+        .iter()
+        .try_fold(0u64, |sum, l| sum.checked_add(l.rows))
+        .unwrap_or(u64::MAX);
     if total == 0 {
         return Err(DataError::EmptyTable {
             path: source.label().to_path_buf(),
@@ -435,10 +441,8 @@ pub fn read_table(source: &TableSource, options: &ReadOptions) -> Result<Embeddi
             });
         }
     }
-    let total = usize::try_from(total).map_err(|_| DataError::Invalid {
-        what: "table size",
-        message: format!("{total} rows do not fit in memory on this platform"),
-    })?;
+    let mut data = float_buffer(source.label(), total, dim)?;
+    let total = total as usize;
     let units: Vec<Unit> = layouts
         .iter()
         .enumerate()
@@ -454,7 +458,7 @@ pub fn read_table(source: &TableSource, options: &ReadOptions) -> Result<Embeddi
                 })
         })
         .collect();
-    let mut data = vec![0f32; total * dim];
+    data.resize(total * dim, 0.0);
     let mut slices = Vec::with_capacity(units.len());
     let mut rest: &mut [f32] = &mut data;
     for unit in &units {
@@ -467,9 +471,19 @@ pub fn read_table(source: &TableSource, options: &ReadOptions) -> Result<Embeddi
         .zip(slices.into_par_iter())
         .map(|(unit, slice)| read_unit(&layouts[unit.file], unit, slice, dim, &why, options))
         .collect();
-    let mut ids = Vec::with_capacity(total);
+    let mut ids = Vec::new();
     for r in results {
         ids.extend(r?);
+    }
+    if ids.len() != total {
+        return Err(DataError::Invalid {
+            what: "table",
+            message: format!(
+                "{}: the footers count {total} rows but {} were read",
+                source.label().display(),
+                ids.len()
+            ),
+        });
     }
     tracing::info!(
         table = %source.label().display(),
@@ -498,6 +512,27 @@ pub fn read_table(source: &TableSource, options: &ReadOptions) -> Result<Embeddi
         vectors,
         source: source.label().to_path_buf(),
     })
+}
+
+/// An empty buffer with room for `rows` vectors of `dim` floats, or an error when that
+/// is more than this process can have: the sizes come from a file's footer, which may lie,
+/// and an allocation that fails would abort the process.
+fn float_buffer(path: &std::path::Path, rows: u64, dim: usize) -> Result<Vec<f32>> {
+    let too_big = || DataError::Invalid {
+        what: "table size",
+        message: format!(
+            "{}: {rows} rows of {dim} values do not fit in memory",
+            path.display()
+        ),
+    };
+    let len = usize::try_from(rows)
+        .ok()
+        .and_then(|r| r.checked_mul(dim))
+        .filter(|&n| n.checked_mul(4).is_some())
+        .ok_or_else(too_big)?;
+    let mut buffer = Vec::new();
+    buffer.try_reserve_exact(len).map_err(|_| too_big())?;
+    Ok(buffer)
 }
 
 /// The table's dimension: the first file's FixedSizeList width, or the length of the first

@@ -54,11 +54,25 @@ impl FileLayout {
         check_id_type(path, &columns.id, &id_type)?;
         let fixed_dim = check_vector_type(path, &columns.vector, &vector_type)?;
         let meta = builder.metadata();
-        let row_group_rows = meta
+        let row_group_rows: Vec<u64> = meta
             .row_groups()
             .iter()
             .map(|rg| rg.num_rows().max(0) as u64)
             .collect();
+        let rows = meta.file_metadata().num_rows().max(0) as u64;
+        let in_groups = row_group_rows
+            .iter()
+            .try_fold(0u64, |sum, &r| sum.checked_add(r));
+        if in_groups != Some(rows) {
+            return Err(DataError::Invalid {
+                what: "Parquet footer",
+                message: format!(
+                    "{}: the footer counts {rows} rows, but its row groups hold {}",
+                    path.display(),
+                    in_groups.map_or("more than 2^64".to_owned(), |n| n.to_string())
+                ),
+            });
+        }
         let mut compression = Vec::new();
         for rg in meta.row_groups() {
             for col in rg.columns() {
@@ -84,7 +98,7 @@ impl FileLayout {
             .len();
         Ok(FileLayout {
             path: path.to_path_buf(),
-            rows: meta.file_metadata().num_rows().max(0) as u64,
+            rows,
             bytes,
             row_group_rows,
             id_type,

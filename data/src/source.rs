@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{DataError, Result};
+use crate::regular::require_regular_file;
 
 /// The names of the two columns an embedding table is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,9 @@ impl Columns {
 ///
 /// A directory contributes its `*.parquet` files (not recursively) in name order, the way
 /// pyarrow's dataset reader and Spark order a partition's files, so row numbers are stable.
+/// Names starting with `.` or `_` are skipped (temporary files, `_SUCCESS`, `_metadata`);
+/// any other `*.parquet` entry that is not a regular file after following links (a
+/// dangling link, a link loop, a FIFO, a subdirectory) is an error that names it.
 #[derive(Debug, Clone)]
 pub struct TableSource {
     files: Vec<PathBuf>,
@@ -50,8 +54,7 @@ impl TableSource {
     pub fn from_paths(paths: &[PathBuf]) -> Result<Self> {
         let mut files = Vec::new();
         for path in paths {
-            let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?;
-            if meta.is_dir() {
+            if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
                 let mut found = Vec::new();
                 for entry in std::fs::read_dir(path).map_err(|e| DataError::io(path, e))? {
                     let entry = entry.map_err(|e| DataError::io(path, e))?;
@@ -60,7 +63,10 @@ impl TableSource {
                         .file_name()
                         .and_then(|n| n.to_str())
                         .is_some_and(|n| n.starts_with('.') || n.starts_with('_'));
-                    if !hidden && p.extension().is_some_and(|e| e == "parquet") && p.is_file() {
+                    // Every entry that looks like part of the table is read, or is an error
+                    // naming it: skipping a dangling link would silently shrink the table.
+                    if !hidden && p.extension().is_some_and(|e| e == "parquet") {
+                        require_regular_file(&p)?;
                         found.push(p);
                     }
                 }
@@ -70,6 +76,7 @@ impl TableSource {
                 found.sort();
                 files.extend(found);
             } else {
+                require_regular_file(path)?;
                 files.push(path.clone());
             }
         }

@@ -30,6 +30,7 @@ use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::atomic::StagingDir;
 use crate::error::{DataError, Result};
 use crate::vector::normalize_rows;
 use crate::writer::EmbeddingWriter;
@@ -45,6 +46,11 @@ const TOPIC_SPREAD: f32 = 1.0;
 const OUTPUT_NOISE: f32 = 0.1;
 /// The old model misreads items this much more than the new one.
 const OLD_ERROR_FACTOR: f32 = 2.0;
+/// Upper bounds on what the generator holds in memory whatever it streams: the topic
+/// centres and every query's latent vector and judgements.
+const MAX_DOCS: u64 = 10_000_000_000;
+const MAX_QUERIES: u64 = 10_000_000;
+const MAX_HELD_BYTES: f64 = 8.0 * (1u64 << 30) as f64;
 const GRADE_THRESHOLDS: [(f32, i32); 3] = [(0.9, 3), (0.75, 2), (0.55, 1)];
 
 /// What to generate.
@@ -101,6 +107,18 @@ impl SynthSpec {
         };
         if self.docs == 0 || self.queries == 0 {
             return bad("--docs and --queries must be at least 1".into());
+        }
+        // What the generator holds in memory whatever it streams: the topic centres (one
+        // per thousand documents) and every query's latent vector and judgements.
+        let held = (self.docs.div_ceil(TOPIC_SIZE) as f64 + self.queries as f64)
+            * self.latent_dim as f64
+            * 4.0;
+        if self.docs > MAX_DOCS || self.queries > MAX_QUERIES || held > MAX_HELD_BYTES {
+            return bad(format!(
+                "--docs is at most {MAX_DOCS} and --queries at most {MAX_QUERIES}, and their latent vectors (one per query and one per {TOPIC_SIZE} documents, {} dimensions each) at most {} GiB in memory",
+                self.latent_dim,
+                MAX_HELD_BYTES / (1u64 << 30) as f64
+            ));
         }
         if !(1..=65_536).contains(&self.old_dim) || !(1..=65_536).contains(&self.new_dim) {
             return bad("dimensions must be between 1 and 65536".into());
@@ -189,7 +207,7 @@ struct DocChunk {
 }
 
 /// Writes a whole evaluation set into `out`, which must not exist or be an empty directory
-/// (or anything, with `force`). The set appears under `out` only once complete.
+/// (or, with `force`, an evaluation set). The set appears under `out` only once complete.
 pub fn generate(
     spec: &SynthSpec,
     out: &Path,
@@ -198,8 +216,9 @@ pub fn generate(
 ) -> Result<SynthReport> {
     spec.validate()?;
     tracing::info!(?spec, out = %out.display(), "generating a synthetic evaluation set");
-    let staging = StagingDir::create(out, force)?;
-    let dir = staging.path.clone();
+    check_replaceable(out, force)?;
+    let staging = StagingDir::create(out)?;
+    let dir = staging.path().to_path_buf();
     let models = Models::new(spec);
     let query_latents = topical_latents(spec, &models, 2, 0, spec.queries as usize);
 
@@ -458,75 +477,64 @@ fn write_manifest(dir: &Path, spec: &SynthSpec, judgements: &[(u64, u64, i32)]) 
         .map_err(|e| DataError::io(dir.join("MANIFEST.json"), e))
 }
 
-/// A hidden sibling directory that becomes `out` on commit, or disappears.
-struct StagingDir {
-    path: PathBuf,
-    out: PathBuf,
-    committed: bool,
-}
-
-impl StagingDir {
-    fn create(out: &Path, force: bool) -> Result<Self> {
-        if out.exists() {
-            let empty_dir = out.is_dir()
-                && std::fs::read_dir(out)
-                    .map_err(|e| DataError::io(out, e))?
-                    .next()
-                    .is_none();
-            if !empty_dir && !force {
-                return Err(DataError::Invalid {
-                    what: "output directory",
-                    message: format!(
-                        "{} exists and is not empty (pass --force to replace it)",
-                        out.display()
-                    ),
-                });
-            }
-        }
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "set".into());
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| DataError::io(parent, e))?;
-        let path = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        if path.exists() {
-            std::fs::remove_dir_all(&path).map_err(|e| DataError::io(&path, e))?;
-        }
-        std::fs::create_dir(&path).map_err(|e| DataError::io(&path, e))?;
-        Ok(StagingDir {
-            path,
-            out: out.to_path_buf(),
-            committed: false,
-        })
+/// Whether `out` may be replaced: it does not exist, is an empty directory, or, with
+/// `force`, is a directory holding nothing but the files of an evaluation set. `--force`
+/// must never delete what `gen` would not have written.
+fn check_replaceable(out: &Path, force: bool) -> Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(out) else {
+        return Ok(());
+    };
+    let refuse = |message: String| DataError::Invalid {
+        what: "output directory",
+        message,
+    };
+    if !meta.is_dir() {
+        return Err(refuse(format!(
+            "{} exists and is not a directory; gen writes a directory and will not replace it",
+            out.display()
+        )));
     }
-
-    fn commit(mut self) -> Result<()> {
-        let out = &self.out;
-        if out.exists() {
-            let old = self.path.with_extension("old");
-            std::fs::rename(out, &old).map_err(|e| DataError::io(out, e))?;
-            std::fs::rename(&self.path, out).map_err(|e| DataError::io(out, e))?;
-            let _ = if old.is_dir() {
-                std::fs::remove_dir_all(&old)
-            } else {
-                std::fs::remove_file(&old)
-            };
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(out).map_err(|e| DataError::io(out, e))? {
+        let entry = entry.map_err(|e| DataError::io(out, e))?;
+        entries.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if !force {
+        return Err(refuse(format!(
+            "{} exists and is not empty (pass --force to replace an evaluation set)",
+            out.display()
+        )));
+    }
+    let mut foreign: Vec<String> = entries
+        .into_iter()
+        .filter(|n| !is_eval_set_file(n))
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    foreign.sort();
+    let more = foreign.len().saturating_sub(5);
+    foreign.truncate(5);
+    Err(refuse(format!(
+        "{} does not look like an evaluation set: it holds {}{}; --force only replaces a directory of corpus.<model>.parquet, queries.<model>.parquet, qrels.tsv, *.jsonl and MANIFEST.json",
+        out.display(),
+        foreign.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
         } else {
-            std::fs::rename(&self.path, out).map_err(|e| DataError::io(out, e))?;
+            String::new()
         }
-        self.committed = true;
-        Ok(())
-    }
+    )))
 }
 
-impl Drop for StagingDir {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
+fn is_eval_set_file(name: &str) -> bool {
+    matches!(
+        name,
+        "MANIFEST.json" | "qrels.tsv" | "corpus.jsonl" | "queries.jsonl"
+    ) || ["corpus.", "queries."]
+        .iter()
+        .any(|p| name.starts_with(p) && name.ends_with(".parquet"))
 }

@@ -197,8 +197,21 @@ fn refuses_to_overwrite_and_rejects_impossible_settings() {
         std::fs::read_to_string(out.join("keep.txt")).unwrap(),
         "mine"
     );
+    // --force replaces an evaluation set, never a directory of someone else's files.
+    let err = generate(&small(), &out, true, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("does not look like an evaluation set") && err.contains("keep.txt"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("keep.txt")).unwrap(),
+        "mine"
+    );
+    std::fs::remove_file(out.join("keep.txt")).unwrap();
+    generate(&small(), &out, false, &|_| {}).unwrap();
     generate(&small(), &out, true, &|_| {}).unwrap();
-    assert!(!out.join("keep.txt").exists());
     let err = generate(
         &SynthSpec {
             docs: 100,

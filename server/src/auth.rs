@@ -20,10 +20,17 @@ pub enum Role {
 }
 
 /// The configured keys; empty means auth is off.
+///
+/// A key file that fails to load on a reload does not leave the old keys working: a key
+/// revoked by the new file must not stay valid because of a typo elsewhere in it. The
+/// server then fails closed ([`ApiKeys::failed`]): every keyed route answers 503 until the
+/// file loads again, `/readyz` is not ready, and the metric `shimkit_key_file_loaded` is 0.
 #[derive(Debug, Clone, Default)]
 pub struct ApiKeys {
     keys: Vec<(String, Role)>,
     source: Option<PathBuf>,
+    /// Why the key file could not be loaded, when it could not.
+    failure: Option<String>,
 }
 
 /// A key file that cannot be used.
@@ -45,7 +52,7 @@ impl ApiKeys {
             path: path.to_path_buf(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let text = shimkit_data::read_regular_text(path).map_err(|e| err(e.to_string()))?;
         let mut keys = ApiKeys::parse(&text).map_err(err)?;
         keys.source = Some(path.to_path_buf());
         Ok(keys)
@@ -81,11 +88,35 @@ impl ApiKeys {
         if keys.is_empty() {
             return Err("no keys (an empty key file would lock every route)".into());
         }
-        Ok(ApiKeys { keys, source: None })
+        Ok(ApiKeys {
+            keys,
+            source: None,
+            failure: None,
+        })
     }
 
+    /// The state after the key file at `path` failed to load: no key is accepted.
+    pub fn failed(path: &Path, error: &KeyFileError) -> Self {
+        ApiKeys {
+            keys: Vec::new(),
+            source: Some(path.to_path_buf()),
+            failure: Some(error.to_string()),
+        }
+    }
+
+    /// Whether requests must carry a key (keys loaded, or a key file that failed).
     pub fn enabled(&self) -> bool {
-        !self.keys.is_empty()
+        !self.keys.is_empty() || self.failure.is_some()
+    }
+
+    /// Why the key file failed to load, if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    /// Whether `headers` carry a valid key (of any role).
+    pub fn is_keyed(&self, headers: &HeaderMap) -> bool {
+        self.enabled() && self.authorize(headers, Role::Read).is_ok()
     }
 
     /// The file the keys came from, to read again on reload.
@@ -95,6 +126,11 @@ impl ApiKeys {
 
     /// Checks that the request may act with `needed`.
     pub fn authorize(&self, headers: &HeaderMap, needed: Role) -> Result<(), ApiError> {
+        if self.failure.is_some() {
+            return Err(ApiError::Unavailable(
+                "the API key file failed to load at the last reload: keyed routes are refused until it loads (the server log says why)".into(),
+            ));
+        }
         if !self.enabled() {
             return Ok(());
         }
@@ -184,6 +220,26 @@ mod tests {
                 .authorize(&HeaderMap::new(), Role::Admin)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_failed_key_file_accepts_no_key() {
+        let good = ApiKeys::parse("admin admin-key-0123456789\n").unwrap();
+        let bearer = headers(&[("authorization", "Bearer admin-key-0123456789")]);
+        assert!(good.authorize(&bearer, Role::Admin).is_ok());
+        let error = KeyFileError {
+            path: "keys.txt".into(),
+            message: "line 2: expected `KEY`, `read KEY` or `admin KEY`".into(),
+        };
+        let failed = ApiKeys::failed(Path::new("keys.txt"), &error);
+        assert!(failed.enabled() && failed.failure().unwrap().contains("line 2"));
+        for role in [Role::Read, Role::Admin] {
+            assert!(matches!(
+                failed.authorize(&bearer, role),
+                Err(ApiError::Unavailable(_))
+            ));
+        }
+        assert!(!failed.is_keyed(&bearer));
     }
 
     #[test]

@@ -9,17 +9,30 @@
 //! api_key_file = "keys.txt"
 //! max_body_bytes = 67108864
 //! max_batch = 65536
+//! max_answer_bytes = 268435456     # largest answer one request may produce
+//! max_inflight_bytes = 1073741824  # large batches held at once (inputs and answers)
+//! max_connections = 4096
+//! header_timeout_secs = 10         # also the idle keep-alive timeout
+//! body_timeout_secs = 60
 //! ```
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::listen::ConnectionLimits;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// 64 MiB: 16k vectors of 1024 f32 as raw bytes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
 pub const DEFAULT_MAX_BATCH: usize = 65_536;
+/// 256 MiB: 65,536 vectors of 1024 f32 as raw bytes, or 16k of them as JSON.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 256 << 20;
+/// 1 GiB of batches held at once, whatever the number of connections.
+pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 1 << 30;
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Settings as given, each optional: what flags, the environment or a TOML file say.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -30,6 +43,11 @@ pub struct PartialConfig {
     pub api_key_file: Option<PathBuf>,
     pub max_body_bytes: Option<usize>,
     pub max_batch: Option<usize>,
+    pub max_answer_bytes: Option<usize>,
+    pub max_inflight_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub header_timeout_secs: Option<f64>,
+    pub body_timeout_secs: Option<f64>,
 }
 
 /// What the server runs with.
@@ -40,14 +58,24 @@ pub struct ServeConfig {
     pub shims: PathBuf,
     pub api_key_file: Option<PathBuf>,
     pub limits: Limits,
+    pub connections: ConnectionLimits,
 }
 
-/// Request limits; over them a request gets 413.
+/// Request limits: over the sizes a request gets 413, past the body timeout 408.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// Bytes of one request body; a larger `Content-Length` is refused before reading.
     pub max_body_bytes: usize,
     /// Vectors in one request.
     pub max_batch: usize,
+    /// Bytes one answer may take, in its encoding: the cap on what a request can make the
+    /// server build (a 48 MB JSON body of 384-d vectors asks for a 600 MB answer at 768-d).
+    pub max_answer_bytes: usize,
+    /// Bytes of decoded batches and answers held at once across all requests; a request
+    /// waits for its share, and answers 503 if it cannot have it in time.
+    pub max_inflight_bytes: usize,
+    /// Time to receive a whole request body.
+    pub body_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -55,6 +83,9 @@ impl Default for Limits {
         Limits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_batch: DEFAULT_MAX_BATCH,
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+            max_inflight_bytes: DEFAULT_MAX_INFLIGHT_BYTES,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 }
@@ -77,7 +108,7 @@ impl PartialConfig {
             path: path.to_path_buf(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let text = shimkit_data::read_regular_text(path).map_err(|e| err(e.to_string()))?;
         let mut cfg: PartialConfig = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new(""));
         for p in [&mut cfg.shims, &mut cfg.api_key_file]
@@ -99,6 +130,11 @@ impl PartialConfig {
             api_key_file: self.api_key_file.or(lower.api_key_file),
             max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
             max_batch: self.max_batch.or(lower.max_batch),
+            max_answer_bytes: self.max_answer_bytes.or(lower.max_answer_bytes),
+            max_inflight_bytes: self.max_inflight_bytes.or(lower.max_inflight_bytes),
+            max_connections: self.max_connections.or(lower.max_connections),
+            header_timeout_secs: self.header_timeout_secs.or(lower.header_timeout_secs),
+            body_timeout_secs: self.body_timeout_secs.or(lower.body_timeout_secs),
         }
     }
 
@@ -123,17 +159,64 @@ impl PartialConfig {
             Some(v) => Ok(v),
             None => Ok(default),
         };
+        let seconds = |field: &'static str, v: Option<f64>, default: Duration| match v {
+            None => Ok(default),
+            Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+            Some(s) => Err(ConfigError::Field {
+                field,
+                message: format!("{s} is not a number of seconds between 0 and 86400"),
+            }),
+        };
+        let defaults = ConnectionLimits::default();
+        let limits = Limits {
+            max_body_bytes: positive(
+                "max_body_bytes",
+                self.max_body_bytes,
+                DEFAULT_MAX_BODY_BYTES,
+            )?,
+            max_batch: positive("max_batch", self.max_batch, DEFAULT_MAX_BATCH)?,
+            max_answer_bytes: positive(
+                "max_answer_bytes",
+                self.max_answer_bytes,
+                DEFAULT_MAX_ANSWER_BYTES,
+            )?,
+            max_inflight_bytes: positive(
+                "max_inflight_bytes",
+                self.max_inflight_bytes,
+                DEFAULT_MAX_INFLIGHT_BYTES,
+            )?,
+            body_timeout: seconds(
+                "body_timeout_secs",
+                self.body_timeout_secs,
+                DEFAULT_BODY_TIMEOUT,
+            )?,
+        };
+        if limits.max_inflight_bytes < limits.max_answer_bytes {
+            return Err(ConfigError::Field {
+                field: "max_inflight_bytes",
+                message: format!(
+                    "{} is under max_answer_bytes ({}): the largest answer could never be served",
+                    limits.max_inflight_bytes, limits.max_answer_bytes
+                ),
+            });
+        }
         Ok(ServeConfig {
             addr,
             shims,
             api_key_file: self.api_key_file,
-            limits: Limits {
-                max_body_bytes: positive(
-                    "max_body_bytes",
-                    self.max_body_bytes,
-                    DEFAULT_MAX_BODY_BYTES,
+            limits,
+            connections: ConnectionLimits {
+                max_connections: positive(
+                    "max_connections",
+                    self.max_connections,
+                    defaults.max_connections,
                 )?,
-                max_batch: positive("max_batch", self.max_batch, DEFAULT_MAX_BATCH)?,
+                header_timeout: seconds(
+                    "header_timeout_secs",
+                    self.header_timeout_secs,
+                    defaults.header_timeout,
+                )?,
+                drain_timeout: defaults.drain_timeout,
             },
         })
     }

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// 405: the route exists, the method does not.
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// 408: the request body did not arrive within the body timeout.
+    #[error("{0}")]
+    Timeout(String),
     /// 409: the request conflicts with the current state (nothing to roll back to, an alias
     /// that would shadow a shim).
     #[error("{0}")]
@@ -36,7 +39,8 @@ pub enum ApiError {
     /// 415: the content type is not one the endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// 503: not ready (no shim loaded).
+    /// 503: not ready (no shim loaded), the key file failed to load, or the server is at
+    /// its limit of large batches.
     #[error("{0}")]
     Unavailable(String),
     /// 500: the server failed (a file it could not write, a task that died); never bad input.
@@ -52,6 +56,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -68,6 +73,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::Timeout(_) => "request_timeout",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -86,7 +92,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
-    /// `conflict`, `payload_too_large`, `unsupported_media_type`, `unavailable`, `internal`.
+    /// `request_timeout`, `conflict`, `payload_too_large`, `unsupported_media_type`,
+    /// `unavailable`, `internal`.
     pub code: String,
     pub message: String,
 }

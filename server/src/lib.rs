@@ -12,6 +12,8 @@
 //! - [`auth`]: API keys with read and admin roles;
 //! - [`metrics`]: Prometheus counters and latency histograms;
 //! - [`config`]: flags, environment and TOML merged;
+//! - [`listen`]: accepting connections, with a connection limit and header timeouts;
+//! - [`budget`] and [`heap`]: how much memory requests may hold, and glibc's heap;
 //! - [`shutdown`]: graceful shutdown and reload on SIGHUP.
 //!
 //! ```no_run
@@ -23,16 +25,17 @@
 //! ```
 
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod error;
+pub mod heap;
 pub mod http;
+pub mod listen;
 pub mod metrics;
 pub mod shutdown;
 pub mod store;
 
 use std::net::SocketAddr;
-
-use axum::serve::ListenerExt;
 
 pub use config::ServeConfig;
 pub use error::ApiError;
@@ -82,16 +85,16 @@ pub async fn serve(
             source,
         })?;
     let local = listener.local_addr()?;
-    // Small answers go out at once: Nagle's algorithm would hold them for the peer's ACK.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("TCP_NODELAY: {e}");
-        }
-    });
     shutdown::reload_on_hangup(state.clone());
     on_listening(local);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown::signal())
-        .await?;
+    let counter = state.clone();
+    listen::serve(
+        listener,
+        router(state),
+        config.connections,
+        move || counter.metrics.record_connection_refused(),
+        shutdown::signal(),
+    )
+    .await?;
     Ok(())
 }

@@ -6,7 +6,11 @@
 //! - `shimkit_projection_duration_seconds{shim}`: time inside the shim (decode to encode);
 //! - `shimkit_vectors_projected_total{shim}`;
 //! - `shimkit_shims_loaded`, `shimkit_aliases`, `shimkit_generation`;
-//! - `shimkit_reload_failures_total`: files that failed to load on a reload.
+//! - `shimkit_reload_failures_total`: files that failed to load on a reload;
+//! - `shimkit_key_file_loaded`: 1 while the API key file is loaded, 0 after it failed to
+//!   load (keyed routes are then refused);
+//! - `shimkit_connections_refused_total`: connections refused at the connection limit;
+//! - `shimkit_inflight_bytes`: memory held by large requests (see `budget`).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -58,6 +62,9 @@ pub struct Metrics {
     aliases: Gauge,
     generation: Gauge,
     reload_failures: Counter,
+    key_file_loaded: Gauge,
+    connections_refused: Counter,
+    inflight_bytes: Gauge,
 }
 
 impl Default for Metrics {
@@ -105,8 +112,30 @@ impl Metrics {
             "Files that failed to load on a reload",
             reload_failures.clone(),
         );
+        let key_file_loaded = Gauge::default();
+        registry.register(
+            "key_file_loaded",
+            "1 while the API key file is loaded; 0 after it failed to load (keyed routes refused)",
+            key_file_loaded.clone(),
+        );
+        key_file_loaded.set(1);
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections refused at the connection limit",
+            connections_refused.clone(),
+        );
+        let inflight_bytes = Gauge::default();
+        registry.register(
+            "inflight_bytes",
+            "Memory held by large requests",
+            inflight_bytes.clone(),
+        );
         Metrics {
             registry,
+            key_file_loaded,
+            connections_refused,
+            inflight_bytes,
             requests,
             errors,
             request_seconds,
@@ -155,6 +184,18 @@ impl Metrics {
 
     pub fn record_reload_failures(&self, n: usize) {
         self.reload_failures.inc_by(n as u64);
+    }
+
+    pub fn set_key_file_loaded(&self, loaded: bool) {
+        self.key_file_loaded.set(i64::from(loaded));
+    }
+
+    pub fn record_connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    pub fn set_inflight_bytes(&self, bytes: usize) {
+        self.inflight_bytes.set(bytes as i64);
     }
 
     /// The OpenMetrics text exposition.

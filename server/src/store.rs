@@ -1,6 +1,11 @@
 //! The shims a server holds: every artifact in one directory, the aliases over them, and
 //! the swaps between versions.
 //!
+//! Shims and aliases share one namespace, and a name keeps the meaning it has: a new shim
+//! file named like a live alias is not loaded (and is reported), and a new alias may not
+//! take a loaded shim's name. When the server starts, files load before `aliases.json`, so
+//! there a file wins.
+//!
 //! The whole state is one immutable [`Snapshot`] behind an [`ArcSwap`]. A request loads the
 //! snapshot once and keeps an `Arc` to the one shim it resolved, so a swap in the middle of
 //! a request cannot mix two versions, and readers never wait on a writer. Writers (reload,
@@ -232,6 +237,11 @@ impl ShimStore {
         let old = self.current.load_full();
         let mut report = ReloadReport::default();
         let mut shims = BTreeMap::new();
+        // The aliases `aliases.json` keeps (all of the current ones if it cannot be read).
+        let staying_aliases: Vec<String> = match self.aliases_on_disk() {
+            Ok(a) => a.into_keys().collect(),
+            Err(_) => old.aliases.keys().cloned().collect(),
+        };
         for file in self.shim_files()? {
             let name = match file_name(&file) {
                 Ok(name) => name,
@@ -240,6 +250,20 @@ impl ShimStore {
                     continue;
                 }
             };
+            // A name is a shim's or an alias's, and keeps the meaning it has: a new file
+            // named like a live alias would silently take that alias's traffic.
+            if old.aliases.contains_key(&name)
+                && staying_aliases.contains(&name)
+                && !old.shims.contains_key(&name)
+            {
+                report.failed.push(failure(
+                    &file,
+                    format!(
+                        "alias {name:?} already has this name; the file is not served (rename it, or remove the alias first)"
+                    ),
+                ));
+                continue;
+            }
             match load_version(&name, &file, old.shims.get(&name)) {
                 Ok((shim, change)) => {
                     match change {
@@ -362,6 +386,16 @@ impl ShimStore {
         })
     }
 
+    /// `aliases.json` as it is on disk; none when it does not exist.
+    fn aliases_on_disk(&self) -> Result<BTreeMap<String, Alias>, String> {
+        let path = self.dir.join(ALIASES_FILE);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(BTreeMap::new());
+        }
+        let bytes = shimkit_data::read_regular(&path).map_err(|e| e.to_string())?;
+        aliases_from_json(&bytes)
+    }
+
     fn shim_files(&self) -> Result<Vec<PathBuf>, StoreError> {
         let entries = std::fs::read_dir(&self.dir).map_err(|source| StoreError::Dir {
             path: self.dir.clone(),
@@ -373,7 +407,6 @@ impl ShimStore {
                 p.extension().is_some_and(|e| e == SHIM_EXTENSION)
                     // Hidden files are other tools' temporaries (shimkit writes `.name.tmp`).
                     && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                    && p.is_file()
             })
             .collect();
         files.sort();
@@ -389,12 +422,7 @@ impl ShimStore {
         report: &mut ReloadReport,
     ) -> BTreeMap<String, Alias> {
         let path = self.dir.join(ALIASES_FILE);
-        let parsed = match std::fs::read(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(e.to_string()),
-            Ok(bytes) => aliases_from_json(&bytes),
-        };
-        let wanted = match parsed {
+        let wanted = match self.aliases_on_disk() {
             Ok(a) => a,
             Err(error) => {
                 report.failed.push(failure(&path, error));
@@ -442,6 +470,8 @@ fn load_version(
     file: &Path,
     current: Option<&Arc<LoadedShim>>,
 ) -> Result<(Arc<LoadedShim>, Change), String> {
+    // A FIFO would block the reload; a dangling link is reported, not skipped.
+    shimkit_data::require_regular_file(file).map_err(|e| e.to_string())?;
     let meta = std::fs::metadata(file).map_err(|e| e.to_string())?;
     let stamp = FileStamp::of(&meta);
     if let Some(c) = current {

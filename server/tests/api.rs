@@ -435,6 +435,7 @@ async fn limits_answer_413() {
     let limits = Limits {
         max_body_bytes: 4096,
         max_batch: 4,
+        ..Limits::default()
     };
     let f = fixture_with(ApiKeys::open(), limits, |d| {
         write_shim(d, "a", &random_shim(1, 8, 6))
@@ -467,6 +468,173 @@ async fn limits_answer_413() {
     )
     .await;
     assert_eq!(a.error(413), "payload_too_large");
+}
+
+/// A body that claims `0` bytes in its length and never sends one: reading it would hang.
+struct Claims(u64);
+
+impl http_body::Body for Claims {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.0)
+    }
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_refused_before_reading() {
+    let f = fixture();
+    for uri in ["/v1/shims/a/project", "/v1/aliases/prod"] {
+        let method = if uri.contains("aliases") {
+            Method::PUT
+        } else {
+            Method::POST
+        };
+        let a = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            send(
+                &f.app,
+                method,
+                uri,
+                &[("content-type", "application/json")],
+                Body::new(Claims(10_000_000_000)),
+            ),
+        )
+        .await
+        .expect("the body was read instead of refused from its length");
+        assert_eq!(a.error(413), "payload_too_large");
+        assert!(
+            a.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("10000000000")
+        );
+    }
+}
+
+#[tokio::test]
+async fn answers_over_the_limit_are_refused_with_a_way_out() {
+    let limits = Limits {
+        max_answer_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let f = fixture_with(ApiKeys::open(), limits, |d| {
+        write_shim(d, "wide", &random_shim(3, 8, 1024))
+    });
+    // 100 vectors of 1024 values: 1.6 MB as JSON, 400 kB as raw f32.
+    let rows = vectors(4, 100, 8);
+    let a = post_json(
+        &f.app,
+        "/v1/shims/wide/project",
+        &json!({ "vectors": rows }),
+    )
+    .await;
+    assert_eq!(a.error(413), "payload_too_large");
+    let message = a.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("max_answer_bytes") && message.contains("octet-stream"),
+        "{message}"
+    );
+    let flat: Vec<u8> = rows.concat().iter().flat_map(|v| v.to_le_bytes()).collect();
+    let a = send(
+        &f.app,
+        Method::POST,
+        "/v1/shims/wide/project",
+        &[
+            ("content-type", "application/octet-stream"),
+            ("x-shimkit-rows", "100"),
+            ("x-shimkit-dim", "8"),
+        ],
+        flat,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body.len(), 100 * 1024 * 4);
+    assert_eq!(
+        f.state.budget.held_bytes(),
+        0,
+        "the answer gave its share back"
+    );
+}
+
+#[tokio::test]
+async fn arrow_streams_that_lie_or_come_twice_are_refused() {
+    let f = fixture();
+    let rows = vectors(5, 3, 8);
+    let one = arrow_stream(3, 8, &rows.concat());
+    let post = |body: Vec<u8>| {
+        send(
+            &f.app,
+            Method::POST,
+            "/v1/shims/a/project",
+            &[("content-type", "application/vnd.apache.arrow.stream")],
+            body,
+        )
+    };
+    assert_eq!(post(one.clone()).await.status, 200);
+    let twice = [one.clone(), one.clone()].concat();
+    let a = post(twice).await;
+    assert_eq!(a.error(400), "bad_request");
+    assert!(
+        a.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("follow the end")
+    );
+    // A message that declares a body of 2^40 bytes: refused before any allocation.
+    let mut huge = one.clone();
+    let meta_len = u32::from_le_bytes(huge[4..8].try_into().unwrap()) as usize;
+    let message = arrow_ipc::root_as_message(&huge[8..8 + meta_len]).unwrap();
+    let declared = message.bodyLength();
+    let at = huge[8..8 + meta_len]
+        .windows(8)
+        .position(|w| i64::from_le_bytes(w.try_into().unwrap()) == declared);
+    if declared > 0
+        && let Some(at) = at
+    {
+        huge[8 + at..16 + at].copy_from_slice(&(1i64 << 40).to_le_bytes());
+        let a = post(huge).await;
+        assert_eq!(a.error(400), "bad_request");
+    }
+    let truncated = one[..one.len() - 20].to_vec();
+    assert_eq!(post(truncated).await.error(400), "bad_request");
+}
+
+#[tokio::test]
+async fn a_shim_file_named_like_a_live_alias_is_not_served() {
+    let f = fixture();
+    write_shim(f.dir.path(), "prod", &random_shim(9, 8, 6));
+    let report = f.state.reload().unwrap().report;
+    assert!(report.loaded.is_empty(), "{report:?}");
+    assert!(
+        report.failed[0]
+            .error
+            .contains("alias \"prod\" already has this name")
+    );
+    let info = send(&f.app, Method::GET, "/v1/shims/prod", &[], Body::empty()).await;
+    assert_eq!(info.json()["name"], "a", "the alias keeps its traffic");
+    let listed = send(&f.app, Method::GET, "/v1/shims", &[], Body::empty())
+        .await
+        .json();
+    assert!(
+        listed["shims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["name"] != "prod")
+    );
+    // Once the alias is gone from aliases.json, the file is served under its name.
+    std::fs::write(f.dir.path().join("aliases.json"), "{}").unwrap();
+    let report = f.state.reload().unwrap().report;
+    assert_eq!(report.loaded, vec!["prod".to_owned()], "{report:?}");
 }
 
 #[tokio::test]

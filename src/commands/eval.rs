@@ -93,13 +93,23 @@ pub fn run_eval(
         },
         old_name: old.to_owned(),
         new_name: new.to_owned(),
+        memory_budget: crate::system::memory_budget(&opts.max_memory)?,
     };
     let name = set
         .dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| set.dir.display().to_string());
-    let mut evaluation = evaluate(&data, &notes, &cfg, &name)?;
+    let mut evaluation = evaluate(&data, &notes, &cfg, &name).map_err(|e| match e {
+        shimkit_trainer::TrainError::TooFewPairs { .. } => anyhow::anyhow!(
+            "{e}: the shims are fitted on --train-pairs documents (default min(2000, half the corpus)), and this set gives {} documents with both embeddings",
+            notes.docs
+        ),
+        shimkit_trainer::TrainError::TooMuchMemory { .. } => {
+            anyhow::anyhow!("{e} (--max-memory sets the limit)")
+        }
+        e => e.into(),
+    })?;
     evaluation.report.seconds = started.elapsed().as_secs_f64();
     Ok(evaluation)
 }

@@ -33,11 +33,14 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             temperature: args.mlp_temperature,
             ..Default::default()
         },
+        memory_budget: crate::system::memory_budget(&args.max_memory)?,
         ..FitConfig::default()
     };
+    cfg.validate()?;
     let options = ReadOptions::with_columns(args.columns.columns());
     let old_source = TableSource::from_paths(&args.old)?;
     let new_source = TableSource::from_paths(&args.new)?;
+    check_before_reading(&old_source, &new_source, args.direction, &cfg, &options)?;
     let old_name = args
         .old_name
         .clone()
@@ -58,9 +61,13 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         &cfg,
         &options,
         &bar,
-    )? {
+    )
+    .map_err(hint)?
+    {
         Some(f) => f,
-        None => fit_joined(&old_source, &new_source, args.direction, &cfg, &options)?,
+        None => {
+            fit_joined(&old_source, &new_source, args.direction, &cfg, &options).map_err(hint)?
+        }
     };
     bar.finish_and_clear();
     let outcome = fitted.outcome;
@@ -135,6 +142,66 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the footers already say: too few rows to pair, or dimensions whose fit would not
+/// fit in memory. Both are refused before a row is read.
+fn check_before_reading(
+    old: &TableSource,
+    new: &TableSource,
+    direction: Direction,
+    cfg: &FitConfig,
+    options: &ReadOptions,
+) -> anyhow::Result<()> {
+    let old_reader = BatchReader::open(old, options.clone())?;
+    let new_reader = BatchReader::open(new, options.clone())?;
+    let rows = old_reader.total_rows().min(new_reader.total_rows());
+    let min = cfg.min_pairs.max(2);
+    if rows < min as u64 {
+        return Err(hint(
+            shimkit_trainer::TrainError::TooFewPairs {
+                pairs: rows as usize,
+                min,
+            }
+            .into(),
+        ));
+    }
+    if let (Some(d_old), Some(d_new)) = (old_reader.dim(), new_reader.dim()) {
+        let (d_in, d_out) = match direction {
+            Direction::OldToNew => (d_old, d_new),
+            Direction::NewToOld => (d_new, d_old),
+        };
+        // Reading holds a row group's column chunk and its decoded values, per table.
+        let reading: f64 = [(&old_reader, d_old), (&new_reader, d_new)]
+            .iter()
+            .map(|(r, d)| {
+                let rows = r
+                    .layouts()
+                    .iter()
+                    .flat_map(|l| l.row_group_rows.iter().copied())
+                    .max()
+                    .unwrap_or(0);
+                2.0 * rows as f64 * *d as f64 * 4.0
+            })
+            .sum();
+        cfg.check_memory(d_in, d_out, reading)
+            .map_err(|e| hint(e.into()))?;
+    }
+    Ok(())
+}
+
+/// Says which flag changes a limit the fit ran into.
+fn hint(e: anyhow::Error) -> anyhow::Error {
+    use shimkit_trainer::TrainError;
+    match e.downcast_ref::<TrainError>() {
+        Some(TrainError::TooFewPairs { .. }) => {
+            anyhow::anyhow!("{e}; --min-pairs changes the limit")
+        }
+        Some(TrainError::TooMuchMemory { .. }) => {
+            anyhow::anyhow!("{e} (--max-memory sets the limit)")
+        }
+        _ => e,
+    }
 }
 
 /// A fit and how its pairs were formed.

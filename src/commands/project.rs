@@ -1,5 +1,6 @@
 //! `shimkit project`: a whole table through a shim, Parquet to Parquet, in constant memory.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -26,18 +27,25 @@ pub fn run(args: &ProjectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         batch_rows: args.batch_rows.max(1),
         ..ReadOptions::default()
     };
-    let reader = BatchReader::open(&TableSource::new(&args.input)?, options)?;
-    if let (Some(dim), Some(first)) = (reader.dim(), reader.layouts().first())
-        && dim != shim.source_dim()
+    let source = TableSource::new(&args.input)?;
+    refuse_output_inside_input(&args.input, &args.output)?;
+    let reader = BatchReader::open(&source, options)?;
+    // The footers say the width of fixed-size vectors before a row is read.
+    if let Some(layout) = reader
+        .layouts()
+        .iter()
+        .find(|l| l.fixed_dim.is_some_and(|d| d != shim.source_dim()))
     {
-        return Err(TrainError::InputDim {
-            path: first.path.clone(),
-            row: 0,
-            id: String::new(),
-            found: dim,
-            expected: shim.source_dim(),
-        }
-        .into());
+        bail!(
+            "{}: column {:?} holds {}-dimensional vectors, but the shim {} maps {}-dimensional vectors ({} -> {})",
+            layout.path.display(),
+            args.columns.vec_col,
+            layout.fixed_dim.unwrap_or(0),
+            args.shim.display(),
+            shim.source_dim(),
+            shim.meta.source_model,
+            shim.meta.target_model
+        );
     }
     let bar = rows_bar(reader.total_rows(), quiet, "projecting");
     // Reading, projecting and writing overlap: the reader decodes ahead on its own thread,
@@ -82,7 +90,32 @@ pub fn run(args: &ProjectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+/// An output inside an input directory would become part of that table on the next read
+/// (vectors of the output's dimension beside the input's).
+fn refuse_output_inside_input(input: &Path, output: &Path) -> anyhow::Result<()> {
+    if !input.is_dir() {
+        return Ok(());
+    }
+    let Ok(input) = input.canonicalize() else {
+        return Ok(());
+    };
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = parent.canonicalize()
+        && dir.starts_with(&input)
+    {
+        bail!(
+            "--output {} is inside the --input directory {}, which is read as one table: the output would become part of it; write it elsewhere",
+            output.display(),
+            input.display()
+        );
+    }
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
         _ => false,

@@ -14,13 +14,19 @@ pub fn run(args: &ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         api_key_file: args.api_key_file.clone(),
         max_body_bytes: args.max_body_bytes,
         max_batch: args.max_batch,
+        max_answer_bytes: args.max_answer_bytes,
+        max_inflight_bytes: args.max_inflight_bytes,
+        max_connections: args.max_connections,
+        header_timeout_secs: args.header_timeout,
+        body_timeout_secs: args.body_timeout,
     };
     let file = match &args.config {
         Some(path) => PartialConfig::from_toml_file(path)?,
         None => PartialConfig::default(),
     };
     let config = flags.or(file).resolve()?;
-    keep_freed_memory();
+    shimkit_server::heap::keep_freed();
+    raise_open_file_limit(config.connections.max_connections);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let Some(n) = args.workers {
@@ -40,22 +46,34 @@ pub fn run(args: &ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A batch request allocates and frees buffers of several MiB. glibc gives freed memory
-/// at the top of its heap back to the kernel once it passes the trim threshold (by
-/// default twice the largest buffer freed so far), so each batch of 1,024 vectors paid
-/// page faults on ~20 MiB of fresh pages: octet-stream batches ran at 117–137k vectors/s,
-/// and at 142–149k with these settings (BENCHMARKS.md). The cost is resident memory: up
-/// to 128 MiB of freed heap is kept for the next request.
+/// Each connection is a file descriptor: the soft limit (often 1024) is raised to the hard
+/// one, and a connection limit that the descriptors cannot hold is reported.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn keep_freed_memory() {
-    // Setting either parameter turns off glibc's own adjustment of both, so both are set:
-    // buffers up to 32 MiB (glibc's ceiling for this one) come from the heap, not mmap.
-    // SAFETY: mallopt only changes allocator parameters, and runs before other threads.
+fn raise_open_file_limit(max_connections: usize) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the struct passed, nothing else.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            let _ = libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        }
+    }
+    // Shim files, the listener, logs and refusals in flight need descriptors too.
+    let needed = max_connections as u64 + 512;
+    if limit.rlim_cur < needed {
+        tracing::warn!(
+            "--max-connections {max_connections} needs about {needed} file descriptors, but the limit is {}: connections beyond it fail at accept",
+            limit.rlim_cur
+        );
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn keep_freed_memory() {}
+fn raise_open_file_limit(_: usize) {}

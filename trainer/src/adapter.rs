@@ -97,6 +97,15 @@ impl Adapter {
         }
     }
 
+    /// Every invariant its `apply` relies on, for an adapter read from a file.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Adapter::Kernel(k) => k.check(),
+            Adapter::Cluster(c) => c.check(),
+            Adapter::Mlp(m) => m.check(),
+        }
+    }
+
     pub fn parameters(&self) -> usize {
         match self {
             Adapter::Kernel(k) => k.parameters(),

@@ -67,6 +67,15 @@ pub fn to_bytes(shim: &Shim) -> Result<Vec<u8>> {
             shim.weight.ncols()
         )));
     }
+    // What the loader would refuse is never written.
+    check_values(
+        shim.weight.iter().chain(shim.bias.iter()),
+        "weight and bias",
+    )
+    .map_err(invalid)?;
+    if let Some(a) = &shim.adapter {
+        a.check().map_err(invalid)?;
+    }
     let weight = le_bytes(shim.weight.iter().copied());
     let bias = le_bytes(shim.bias.iter().copied());
     let extra = adapter_tensors(shim).map_err(invalid)?;
@@ -144,10 +153,7 @@ fn sorted_header(mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
 
 /// Reads and checks a shim artifact.
 pub fn load(path: &Path) -> Result<Shim> {
-    let bytes = std::fs::read(path).map_err(|e| TrainError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let bytes = shimkit_data::read_regular(path)?;
     from_bytes(&bytes).map_err(|message| TrainError::Artifact {
         path: path.to_path_buf(),
         message,
@@ -194,17 +200,33 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Shim, String> {
             info.source_dim, info.target_dim
         ));
     }
-    if let Some(i) = weight
-        .0
-        .iter()
-        .chain(bias.0.iter())
-        .position(|v| !v.is_finite())
-    {
-        return Err(format!("value {i} of its tensors is not finite"));
+    if rows == 0 || cols == 0 {
+        return Err(format!(
+            "weight is {rows}×{cols}; a shim maps vectors of at least one dimension"
+        ));
     }
+    check_values(weight.0.iter().chain(bias.0.iter()), "weight and bias")?;
     let weight = Array2::from_shape_vec((rows, cols), weight.0).map_err(|e| e.to_string())?;
     let mut shim = Shim::new(weight, Array1::from(bias.0), info);
     shim.adapter = load_adapter(&st, rows, cols)?;
+    if let Some(adapter) = &shim.adapter {
+        if version < 2 {
+            return Err(format!(
+                "format version {version} holds no adapter, but the file has {} tensors",
+                adapter.method()
+            ));
+        }
+        adapter.check()?;
+    }
+    let adapter_method = shim.adapter.as_ref().map(|a| a.method().as_str());
+    let named_adapter = ["kernel", "cluster", "mlp"].contains(&shim.meta.method.as_str());
+    if named_adapter && adapter_method != Some(shim.meta.method.as_str()) {
+        return Err(format!(
+            "the metadata says method {:?} but the file has {} tensors",
+            shim.meta.method,
+            adapter_method.map_or("no adapter".to_owned(), |m| format!("{m} adapter"))
+        ));
+    }
     if let Some(Adapter::Mlp(m)) = &mut shim.adapter {
         m.weight = shim.weight.clone();
         m.bias = shim.bias.clone();
@@ -321,13 +343,7 @@ fn load_adapter(
     if [kernel, cluster, mlp].iter().filter(|&&c| c > 0).count() > 1 {
         return Err("it holds the tensors of more than one adapter (kernel, cluster, mlp)".into());
     }
-    let finite = |v: &[f32], what: &str| {
-        if v.iter().all(|x| x.is_finite()) {
-            Ok(())
-        } else {
-            Err(format!("{what} holds a value that is not finite"))
-        }
-    };
+    let finite = |v: &[f32], what: &str| check_values(v.iter(), what);
     if kernel > 0 {
         if kernel < KERNEL.len() {
             return Err(format!(
@@ -437,6 +453,27 @@ fn f32_tensor(
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
     Ok((values, t.shape().to_vec()))
+}
+
+/// Largest magnitude a shim's value may have: with unit inputs of up to 2²⁰ dimensions an
+/// output stays far below f32's range, so no answer overflows to infinity.
+const MAX_MAGNITUDE: f32 = 1e30;
+
+fn check_values<'a>(
+    values: impl Iterator<Item = &'a f32>,
+    what: &str,
+) -> std::result::Result<(), String> {
+    for (i, v) in values.enumerate() {
+        if !v.is_finite() {
+            return Err(format!("value {i} of {what} is {v}, which is not finite"));
+        }
+        if v.abs() > MAX_MAGNITUDE {
+            return Err(format!(
+                "value {i} of {what} is {v}, beyond ±{MAX_MAGNITUDE:e} (outputs would overflow)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn le_bytes(values: impl Iterator<Item = f32>) -> Vec<u8> {

@@ -35,6 +35,24 @@ pub struct ClusterMaps {
     pub temperature: f32,
 }
 
+impl ClusterMaps {
+    /// What [`apply`](Self::apply) relies on, for maps read from a file: at least one
+    /// cluster (with none the blend is empty and every answer all zeros), unit-length
+    /// centroids, and a finite, positive sharpness.
+    pub fn check(&self) -> Result<(), String> {
+        if self.centroids.nrows() == 0 {
+            return Err("a cluster shim has at least one cluster; this one has none".into());
+        }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return Err(format!(
+                "cluster.temperature is {}; the sharpness is a finite number > 0",
+                self.temperature
+            ));
+        }
+        crate::kernel::check_unit_rows(self.centroids.view(), "cluster.centroids")
+    }
+}
+
 /// The hyper-parameters of one fit.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct ClusterParams {

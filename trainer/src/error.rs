@@ -11,10 +11,19 @@ pub enum TrainError {
     #[error(transparent)]
     Data(#[from] DataError),
 
-    #[error(
-        "{pairs} pairs are too few to fit and hold some out (at least {min} are needed; --min-pairs changes the limit)"
-    )]
+    #[error("{pairs} pairs are too few to fit and hold some out (at least {min} are needed)")]
     TooFewPairs { pairs: usize, min: usize },
+
+    #[error(
+        "a {method} fit of {d_in}-d → {d_out}-d vectors needs about {needed} of memory at its peak (its statistics grow with the square of the input dimension), but {available} is available; fit on a machine with more memory, or shorten the vectors first (for example to the leading dimensions of a Matryoshka model)"
+    )]
+    TooMuchMemory {
+        method: crate::Method,
+        d_in: usize,
+        d_out: usize,
+        needed: String,
+        available: String,
+    },
 
     #[error("{}: row {row} (id {id:?}): the vector has {found} dimensions but the shim maps {expected}-dimensional vectors", path.display())]
     InputDim {

@@ -32,6 +32,22 @@ pub struct KernelResidual {
 }
 
 impl KernelResidual {
+    /// What [`apply`](Self::apply) relies on, for a residual read from a file: at least one
+    /// landmark, unit-length landmarks (so that x·l ≤ 1 and the exponent never overflows),
+    /// and a width γ that is finite and positive.
+    pub fn check(&self) -> Result<(), String> {
+        if self.landmarks.nrows() == 0 {
+            return Err("a kernel shim has at least one landmark; this one has none".into());
+        }
+        if !(self.gamma.is_finite() && self.gamma > 0.0 && (2.0 * self.gamma).is_finite()) {
+            return Err(format!(
+                "kernel.gamma is {}; a kernel width is a finite number > 0",
+                self.gamma
+            ));
+        }
+        check_unit_rows(self.landmarks.view(), "kernel.landmarks")
+    }
+
     /// Kernel features of unit-length rows: n × m.
     pub fn features(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
         features(x, self.landmarks.view(), self.gamma)
@@ -314,6 +330,23 @@ pub fn mean_cosine(pred: ArrayView2<'_, f32>, y: ArrayView2<'_, f32>) -> f64 {
         })
         .sum();
     total / pred.nrows() as f64
+}
+
+/// Rows that should be unit length are, to 1e-3 (a file's values are only checked here).
+pub(crate) fn check_unit_rows(rows: ArrayView2<'_, f32>, what: &str) -> Result<(), String> {
+    for (i, row) in rows.rows().into_iter().enumerate() {
+        let norm = row
+            .iter()
+            .map(|&v| (v as f64) * (v as f64))
+            .sum::<f64>()
+            .sqrt();
+        if (norm - 1.0).abs() > 1e-3 {
+            return Err(format!(
+                "row {i} of {what} has length {norm}, not 1 (the rows are unit vectors)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

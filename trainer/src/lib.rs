@@ -43,7 +43,7 @@ pub use direction::Direction;
 pub use error::{Result, TrainError};
 pub use fit::{
     Candidate, FitConfig, FitOutcome, Method, PairAccumulator, TIE, build, choose, fit,
-    mean_cosine, parameters, split,
+    fit_peak_bytes, human_bytes, mean_cosine, parameters, split,
 };
 pub use gemm::{accumulate_gram, project};
 pub use linalg::{sym_eigen, thin_svd};

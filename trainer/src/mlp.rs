@@ -42,6 +42,17 @@ pub struct MlpResidual {
     pub w2: Array2<f32>,
 }
 
+impl MlpResidual {
+    /// What [`apply`](Self::apply) relies on, for a residual read from a file: at least
+    /// one hidden unit.
+    pub fn check(&self) -> Result<(), String> {
+        if self.w1.ncols() == 0 {
+            return Err("an MLP shim has at least one hidden unit; this one has none".into());
+        }
+        Ok(())
+    }
+}
+
 /// How to train; every field is a flag of `shimkit fit`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MlpConfig {
@@ -58,6 +69,54 @@ pub struct MlpConfig {
     /// InfoNCE temperature.
     pub temperature: f64,
 }
+
+impl MlpConfig {
+    /// Checks the settings a user can give (`--mlp-*`).
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |what: &'static str, message: &str| {
+            Err(crate::TrainError::Invalid {
+                what,
+                message: message.to_owned(),
+            })
+        };
+        if !(1..=MAX_HIDDEN).contains(&self.hidden) {
+            return bad("--mlp-hidden", "hidden units are between 1 and 65536");
+        }
+        if self.epochs == 0 || self.batch == 0 {
+            return bad(
+                "--mlp-epochs",
+                "at least one epoch of batches of at least one pair",
+            );
+        }
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        let non_negative = |v: f64| v.is_finite() && v >= 0.0;
+        if !positive(self.learning_rate) {
+            return bad("--mlp-lr", "the learning rate is a finite number > 0");
+        }
+        if !non_negative(self.weight_decay) {
+            return bad(
+                "--mlp-weight-decay",
+                "the weight decay is a finite number ≥ 0",
+            );
+        }
+        if !non_negative(self.contrastive_weight) {
+            return bad(
+                "--mlp-contrastive",
+                "the contrastive weight is a finite number ≥ 0",
+            );
+        }
+        if !positive(self.temperature) {
+            return bad(
+                "--mlp-temperature",
+                "the temperature is a finite number > 0",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Most hidden units an MLP adapter may have.
+pub const MAX_HIDDEN: usize = 65_536;
 
 impl Default for MlpConfig {
     fn default() -> Self {

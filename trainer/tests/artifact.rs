@@ -46,6 +46,19 @@ fn good_meta() -> HashMap<String, String> {
     ])
 }
 
+/// Landmarks and centroids are unit vectors; the loader checks it.
+fn unit_rows(mut a: Array2<f32>) -> Array2<f32> {
+    for mut row in a.rows_mut() {
+        let n = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        row.mapv_inplace(|v| v / n);
+    }
+    a
+}
+
+fn le(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
 fn f32s(n: usize) -> Vec<u8> {
     (0..n).flat_map(|i| (i as f32).to_le_bytes()).collect()
 }
@@ -150,12 +163,16 @@ fn adapter_shims_round_trip_bit_exact_as_format_version_2() {
     let d = tempfile::tempdir().unwrap();
     let path = d.path().join("k.safetensors");
     let kernel = Adapter::Kernel(KernelResidual {
-        landmarks: Array2::from_shape_fn((4, 3), |(i, j)| ((i + j) as f32).sin()),
+        landmarks: unit_rows(Array2::from_shape_fn((4, 3), |(i, j)| {
+            ((i + j) as f32).sin() + 0.1
+        })),
         coef: Array2::from_shape_fn((4, 5), |(i, j)| (i as f32 - j as f32) * 1e-3 + 1e-7),
         gamma: 1.5,
     });
     let cluster = Adapter::Cluster(ClusterMaps {
-        centroids: Array2::from_shape_fn((2, 3), |(i, j)| (i * 3 + j) as f32 * 0.1),
+        centroids: unit_rows(Array2::from_shape_fn((2, 3), |(i, j)| {
+            (i * 3 + j) as f32 * 0.1 + 0.1
+        })),
         weights: ndarray::Array3::from_shape_fn((2, 3, 5), |(c, i, j)| (c + i * j) as f32 * 0.01),
         biases: Array2::from_shape_fn((2, 5), |(c, j)| c as f32 - j as f32 * 0.5),
         temperature: 10.0,
@@ -249,4 +266,112 @@ fn drop_bias_zeroes_the_affine_bias_of_an_mlp_shim_too_and_it_still_saves() {
     let path = d.path().join("m.safetensors");
     artifact::save(&s, &path).unwrap();
     assert_eq!(artifact::load(&path).unwrap(), s);
+}
+
+/// Each adapter checks, on load, every invariant its `apply` relies on: a cluster shim with
+/// no clusters used to load and answer all-zero vectors.
+#[test]
+fn adapters_that_break_what_apply_relies_on_are_refused() {
+    let meta = |method: &str, version: &str| {
+        let mut m = shim().meta;
+        m.method = method.into();
+        HashMap::from([
+            ("format".to_owned(), "shimkit.shim".to_owned()),
+            ("format_version".to_owned(), version.to_owned()),
+            ("shim".to_owned(), serde_json::to_string(&m).unwrap()),
+        ])
+    };
+    let affine = || {
+        vec![
+            ("weight", Dtype::F32, vec![3, 5], f32s(15)),
+            ("bias", Dtype::F32, vec![5], f32s(5)),
+        ]
+    };
+    let unit3 = le(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    let cluster = |k: usize, centroids: Vec<u8>, temperature: f32| {
+        let mut t = affine();
+        t.push(("cluster.centroids", Dtype::F32, vec![k, 3], centroids));
+        t.push(("cluster.weights", Dtype::F32, vec![k, 3, 5], f32s(k * 15)));
+        t.push(("cluster.biases", Dtype::F32, vec![k, 5], f32s(k * 5)));
+        t.push((
+            "cluster.temperature",
+            Dtype::F32,
+            vec![1],
+            le(&[temperature]),
+        ));
+        raw(t, meta("cluster", "2"))
+    };
+    let kernel = |m: usize, landmarks: Vec<u8>, gamma: f32| {
+        let mut t = affine();
+        t.push(("kernel.landmarks", Dtype::F32, vec![m, 3], landmarks));
+        t.push(("kernel.coef", Dtype::F32, vec![m, 5], f32s(m * 5)));
+        t.push(("kernel.gamma", Dtype::F32, vec![1], le(&[gamma])));
+        raw(t, meta("kernel", "2"))
+    };
+    let d = tempfile::tempdir().unwrap();
+    let ok = |bytes: Vec<u8>| {
+        let p = d.path().join("ok.safetensors");
+        std::fs::write(&p, bytes).unwrap();
+        artifact::load(&p).unwrap();
+    };
+    // The well-formed ones load, so each refusal below is about its one flaw.
+    ok(cluster(2, unit3.clone(), 10.0));
+    ok(kernel(2, unit3.clone(), 1.0));
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (cluster(0, vec![], 10.0), "at least one cluster"),
+        (cluster(2, unit3.clone(), 0.0), "sharpness"),
+        (cluster(2, unit3.clone(), -3.0), "sharpness"),
+        (cluster(2, f32s(6), 10.0), "not 1"),
+        (kernel(0, vec![], 1.0), "at least one landmark"),
+        (kernel(2, unit3.clone(), 0.0), "kernel width"),
+        (kernel(2, unit3.clone(), f32::MAX), "overflow"),
+        (kernel(2, f32s(6), 1.0), "not 1"),
+        (
+            {
+                let mut t = affine();
+                t.push(("mlp.w1", Dtype::F32, vec![3, 0], vec![]));
+                t.push(("mlp.c", Dtype::F32, vec![0], vec![]));
+                t.push(("mlp.w2", Dtype::F32, vec![0, 5], vec![]));
+                raw(t, meta("mlp", "2"))
+            },
+            "at least one hidden unit",
+        ),
+        (
+            {
+                let mut t = affine();
+                t.push(("kernel.landmarks", Dtype::F32, vec![2, 3], unit3.clone()));
+                t.push(("kernel.coef", Dtype::F32, vec![2, 5], f32s(10)));
+                t.push(("kernel.gamma", Dtype::F32, vec![1], le(&[1.0])));
+                raw(t, meta("kernel", "1"))
+            },
+            "version 1 holds no adapter",
+        ),
+        (raw(affine(), meta("cluster", "2")), "no adapter"),
+        (
+            {
+                let mut t = affine();
+                t[0].3 = le(&[1e35; 15]);
+                raw(t, meta("ridge", "1"))
+            },
+            "overflow",
+        ),
+        (
+            {
+                let mut m = shim().meta;
+                m.source_dim = 0;
+                let t = vec![
+                    ("weight", Dtype::F32, vec![0, 5], vec![]),
+                    ("bias", Dtype::F32, vec![5], f32s(5)),
+                ];
+                let mut meta = good_meta();
+                meta.insert("shim".into(), serde_json::to_string(&m).unwrap());
+                raw(t, meta)
+            },
+            "at least one dimension",
+        ),
+    ];
+    for (bytes, why) in cases {
+        let msg = err(&bytes);
+        assert!(msg.contains(why), "expected {why:?} in: {msg}");
+    }
 }

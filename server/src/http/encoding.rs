@@ -138,6 +138,7 @@ pub struct ArrowRequest {
 /// float16, float32 or float64.
 pub fn decode_arrow(body: &[u8], column: Option<&str>) -> Result<(Batch, ArrowRequest), ApiError> {
     let bad = |m: String| ApiError::BadRequest(format!("Arrow IPC stream: {m}"));
+    check_framing(body).map_err(bad)?;
     // The IPC reader validates what it decodes; the catch is a last line for a malformed
     // stream it does not foresee, so that no request can take a worker down.
     let read = std::panic::catch_unwind(|| -> Result<_, arrow_schema::ArrowError> {
@@ -172,6 +173,72 @@ pub fn decode_arrow(body: &[u8], column: Option<&str>) -> Result<(Batch, ArrowRe
             column: index,
         },
     ))
+}
+
+impl ArrowRequest {
+    /// Memory of the columns that come back unchanged.
+    pub fn other_columns_bytes(&self) -> usize {
+        self.batches
+            .iter()
+            .flat_map(|b| {
+                b.columns()
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != self.column)
+                    .map(|(_, c)| c.get_array_memory_size())
+            })
+            .sum()
+    }
+}
+
+/// Walks the stream's messages before the IPC reader sees them: every message must fit in
+/// the body (the reader allocates a message's declared body length before reading it, so
+/// a few bytes declaring terabytes would abort the process), and nothing may follow the
+/// end-of-stream marker (a second stream appended to the first was silently ignored).
+fn check_framing(body: &[u8]) -> Result<(), String> {
+    const CONTINUATION: u32 = 0xFFFF_FFFF;
+    let word = |at: usize| -> Option<u32> {
+        body.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let mut pos = 0usize;
+    let mut messages = 0usize;
+    while pos < body.len() {
+        let first = word(pos).ok_or("the stream ends inside a message's length")?;
+        let (meta_len, at) = if first == CONTINUATION {
+            let len = word(pos + 4).ok_or("the stream ends inside a message's length")?;
+            (len as i32, pos + 8)
+        } else {
+            (first as i32, pos + 4)
+        };
+        if meta_len == 0 {
+            if at < body.len() {
+                return Err(format!(
+                    "{} bytes follow the end of the stream (one stream a request)",
+                    body.len() - at
+                ));
+            }
+            return Ok(());
+        }
+        let meta_len = usize::try_from(meta_len).map_err(|_| "a negative message length")?;
+        let meta = body
+            .get(at..at.saturating_add(meta_len))
+            .ok_or_else(|| format!("message {messages} is longer than the body"))?;
+        let message = arrow_ipc::root_as_message(meta)
+            .map_err(|e| format!("message {messages} is not an Arrow message ({e})"))?;
+        let body_len = usize::try_from(message.bodyLength())
+            .map_err(|_| format!("message {messages} declares a negative body"))?;
+        pos = at + meta_len;
+        if body_len > body.len() - pos {
+            return Err(format!(
+                "message {messages} declares a body of {body_len} bytes, but {} remain",
+                body.len() - pos
+            ));
+        }
+        pos += body_len;
+        messages += 1;
+    }
+    Ok(())
 }
 
 fn vector_column(schema: &Schema, wanted: Option<&str>) -> Result<usize, String> {

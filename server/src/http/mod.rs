@@ -3,6 +3,7 @@
 //! JSON body), and the OpenAPI document
 //! ([`openapi`]).
 
+pub mod body;
 pub mod encoding;
 pub mod fast_json;
 pub mod openapi;

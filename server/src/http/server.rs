@@ -4,8 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -15,9 +14,11 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use ndarray::Array2;
 
+use super::body::{RequestBody, held};
 use super::encoding::{self, ARROW, Batch, Encoding, OCTET};
 use super::types::*;
 use crate::auth::{ApiKeys, Role};
+use crate::budget::{self, MemoryBudget, Reservation};
 use crate::config::Limits;
 use crate::error::{ApiError, ErrorBody};
 use crate::metrics::Metrics;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub keys: ArcSwap<ApiKeys>,
     pub metrics: Metrics,
     pub limits: Limits,
+    /// Memory the large requests may hold at once.
+    pub budget: MemoryBudget,
 }
 
 impl AppState {
@@ -42,6 +45,7 @@ impl AppState {
             store,
             keys: ArcSwap::from_pointee(keys),
             metrics: Metrics::new(),
+            budget: MemoryBudget::new(limits.max_inflight_bytes),
             limits,
         });
         state.publish_gauges();
@@ -66,13 +70,23 @@ impl AppState {
         if let Some(path) = source {
             match ApiKeys::from_file(&path) {
                 Ok(keys) => {
+                    if self.keys.load().failure().is_some() {
+                        tracing::info!("API key file {} loads again", path.display());
+                    }
                     self.keys.store(Arc::new(keys));
+                    self.metrics.set_key_file_loaded(true);
                     keys_reloaded = true;
                 }
-                Err(e) => report.failed.push(LoadFailure {
-                    file: path.display().to_string(),
-                    error: e.message,
-                }),
+                Err(e) => {
+                    // Fail closed: the old keys may include one the new file revokes.
+                    tracing::error!("{e}: every keyed route is refused until it loads");
+                    self.keys.store(Arc::new(ApiKeys::failed(&path, &e)));
+                    self.metrics.set_key_file_loaded(false);
+                    report.failed.push(LoadFailure {
+                        file: path.display().to_string(),
+                        error: e.message,
+                    });
+                }
             }
         }
         self.metrics.record_reload_failures(report.failed.len());
@@ -179,18 +193,34 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: at least one shim is loaded.
+/// Readiness: at least one shim is loaded, and the key file (if any) loaded. Which files
+/// failed, and why, is shown to callers with a valid key (or to everyone when the server
+/// has no keys); others see only how many failed.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Ready), (status = 503, body = Ready)))]
-pub async fn readyz(State(s): State<Arc<AppState>>) -> Response {
+pub async fn readyz(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let snap = s.store.snapshot();
-    let ready = !snap.shims.is_empty();
+    let keys = s.keys.load();
+    let status = if keys.failure().is_some() {
+        "the API key file failed to load"
+    } else if snap.shims.is_empty() {
+        "no shims loaded"
+    } else {
+        "ready"
+    };
+    let ready = status == "ready";
+    let details = !keys.enabled() || keys.is_keyed(&headers);
     let body = Ready {
-        status: if ready { "ready" } else { "no shims loaded" }.into(),
+        status: status.into(),
         shims: snap.shims.len(),
         aliases: snap.aliases.len(),
         generation: snap.generation,
-        failed: snap.failures.clone(),
+        failures: snap.failures.len(),
+        failed: if details {
+            snap.failures.clone()
+        } else {
+            Vec::new()
+        },
     };
     let code = if ready {
         StatusCode::OK
@@ -204,6 +234,7 @@ pub async fn readyz(State(s): State<Arc<AppState>>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
 pub async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+    s.metrics.set_inflight_bytes(s.budget.held_bytes());
     (
         [(
             CONTENT_TYPE,
@@ -303,7 +334,7 @@ pub async fn project(
     Path(name): Path<String>,
     query: Result<Query<ProjectQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<RequestBody, ApiError>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     // One resolution: the whole request uses this version even if a swap lands meanwhile.
@@ -311,7 +342,19 @@ pub async fn project(
     let encoding = Encoding::from_headers(&headers)?;
     let Query(query) =
         query.map_err(|e| ApiError::BadRequest(format!("query string: {}", e.body_text())))?;
-    let body = body?;
+    let RequestBody(body) = body?;
+    let (source_dim, target_dim) = (
+        resolved.shim.shim.source_dim(),
+        resolved.shim.shim.target_dim(),
+    );
+    // Memory is reserved before decoding, on what this body could at most decode into,
+    // and given back once the batch's real size is known.
+    let most_rows = body.len() / min_value_bytes(encoding) / source_dim.max(1) + 1;
+    let (_, bound) = answer_and_held(encoding, most_rows, source_dim, target_dim, body.len());
+    let mut held_memory = s
+        .budget
+        .reserve(bound.min(s.budget.bytes()), budget::WAIT)
+        .await?;
     let (batch, json_normalize, arrow) = match encoding {
         Encoding::Json => {
             let (b, n) = encoding::decode_json(&body)?;
@@ -328,6 +371,11 @@ pub async fn project(
     check_batch(&batch, &shim, s.limits)?;
     let normalize = json_normalize.or(query.normalize).unwrap_or(true);
     let (rows, dim) = (batch.rows, shim.shim.target_dim());
+    let other_columns = arrow
+        .as_ref()
+        .map_or(0, encoding::ArrowRequest::other_columns_bytes);
+    let need = check_answer(&s, &batch, dim, encoding, other_columns)?;
+    held_memory.shrink_to(need);
     let out = apply(shim.clone(), batch, normalize).await?;
     let response = match (encoding, arrow) {
         (Encoding::Arrow, Some(req)) => {
@@ -340,40 +388,119 @@ pub async fn project(
                     ("shimkit.version", &shim.version),
                 ],
             )?;
-            binary_response(ARROW, body, &shim, rows, dim)
+            binary_response(ARROW, body, held_memory, &shim, rows, dim)
         }
         (Encoding::Octet, _) => binary_response(
             OCTET,
             encoding::encode_octet(rows, dim, &out),
+            held_memory,
             &shim,
             rows,
             dim,
         ),
-        _ => json_answer(&ProjectResponse {
-            vectors: Rows {
-                rows,
+        _ => json_answer(
+            &ProjectResponse {
+                vectors: Rows {
+                    rows,
+                    dim,
+                    data: out,
+                },
+                shim: shim.name.clone(),
+                version: shim.version.clone(),
+                alias: resolved.alias,
                 dim,
-                data: out,
             },
-            shim: shim.name.clone(),
-            version: shim.version.clone(),
-            alias: resolved.alias,
-            dim,
-        })?,
+            held_memory,
+        )?,
     };
     s.metrics
         .record_projection(&shim.name, rows, started.elapsed().as_secs_f64());
     Ok(response)
 }
 
-/// A projection as JSON, written into a buffer sized for it up front (a number takes at
-/// most 16 bytes): `Json` starts at 128 bytes and copies its way up, a visible share of a
-/// single-vector call.
-fn json_answer(answer: &ProjectResponse) -> Result<Response, ApiError> {
-    let mut body = Vec::with_capacity(answer.vectors.data.len() * 16 + 256);
+/// Bytes a JSON answer takes at most per value (`-0.012345678,` and shorter), and what
+/// its buffer is sized for up front: `Json` starts at 128 bytes and copies its way up, a
+/// visible share of a single-vector call.
+const JSON_VALUE_BYTES: usize = 16;
+
+/// The fewest bytes one value takes in a request body: JSON `0,`, Arrow float16.
+fn min_value_bytes(encoding: Encoding) -> usize {
+    match encoding {
+        Encoding::Octet => 4,
+        Encoding::Json | Encoding::Arrow => 2,
+    }
+}
+
+/// An answer's bytes in its encoding, and what a request holds at its peak: the decoded
+/// batch, the projected rows and the answer (`other` counts an Arrow request's other
+/// columns, which come back as they came).
+fn answer_and_held(
+    encoding: Encoding,
+    rows: usize,
+    source_dim: usize,
+    target_dim: usize,
+    other: usize,
+) -> (usize, usize) {
+    let out_values = rows.saturating_mul(target_dim);
+    let answer = match encoding {
+        Encoding::Json => out_values
+            .saturating_mul(JSON_VALUE_BYTES)
+            .saturating_add(256),
+        Encoding::Octet => out_values.saturating_mul(4),
+        Encoding::Arrow => out_values.saturating_mul(4).saturating_add(other),
+    };
+    let held = rows
+        .saturating_mul(source_dim)
+        .saturating_add(out_values)
+        .saturating_mul(4)
+        .saturating_add(answer);
+    (answer, held)
+}
+
+/// Refuses an answer over `max_answer_bytes`, or a request that would hold more than the
+/// whole memory budget; returns what the request holds.
+fn check_answer(
+    s: &AppState,
+    batch: &Batch,
+    target_dim: usize,
+    encoding: Encoding,
+    other_columns: usize,
+) -> Result<usize, ApiError> {
+    let (answer, held) =
+        answer_and_held(encoding, batch.rows, batch.dim, target_dim, other_columns);
+    let limit = s.limits.max_answer_bytes;
+    if answer > limit {
+        let (name, hint) = match encoding {
+            Encoding::Json => (
+                "JSON",
+                ", or send application/octet-stream (4 bytes a value)",
+            ),
+            Encoding::Octet => ("raw f32", ""),
+            Encoding::Arrow => ("Arrow", ""),
+        };
+        return Err(ApiError::TooLarge(format!(
+            "the answer would take about {} MiB as {name} ({} vectors of {target_dim} values); the limit is {} MiB (max_answer_bytes): send fewer vectors per request{hint}",
+            answer >> 20,
+            batch.rows,
+            limit >> 20
+        )));
+    }
+    if held > s.budget.bytes() {
+        return Err(ApiError::TooLarge(format!(
+            "this request would hold {} MiB at once; the server holds at most {} MiB for all requests (max_inflight_bytes): send fewer vectors per request",
+            held >> 20,
+            s.budget.bytes() >> 20
+        )));
+    }
+    Ok(held)
+}
+
+/// A projection as JSON, written into a buffer sized for it up front.
+fn json_answer(answer: &ProjectResponse, held_memory: Reservation) -> Result<Response, ApiError> {
+    let mut body = Vec::with_capacity(answer.vectors.data.len() * JSON_VALUE_BYTES + 256);
     serde_json::to_writer(&mut body, answer)
         .map_err(|e| ApiError::Internal(format!("encoding the answer: {e}")))?;
-    let mut response = body.into_response();
+    let mut response = held(body, held_memory).into_response();
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(encoding::JSON));
@@ -383,11 +510,12 @@ fn json_answer(answer: &ProjectResponse) -> Result<Response, ApiError> {
 fn binary_response(
     content_type: &'static str,
     body: Vec<u8>,
+    held_memory: Reservation,
     shim: &LoadedShim,
     rows: usize,
     dim: usize,
 ) -> Response {
-    let mut response = body.into_response();
+    let mut response = held(body, held_memory).into_response();
     let h = response.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(encoding::ROWS_HEADER, HeaderValue::from(rows));
@@ -487,14 +615,15 @@ pub async fn set_alias(
     State(s): State<Arc<AppState>>,
     Path(alias): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<RequestBody, ApiError>,
 ) -> Result<Json<AliasChange>, ApiError> {
     if Encoding::from_headers(&headers)? != Encoding::Json {
         return Err(ApiError::UnsupportedMediaType(
             "alias switches take application/json".into(),
         ));
     }
-    let req: SetAliasRequest = serde_json::from_slice(&body?)
+    let RequestBody(body) = body?;
+    let req: SetAliasRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))?;
     let state = s.clone();
     let change = blocking(move || state.store.set_alias(&alias, &req.target)).await?;

@@ -278,6 +278,9 @@ pub struct Ready {
     pub shims: usize,
     pub aliases: usize,
     pub generation: u64,
-    /// What the latest load or reload could not load.
+    /// How many files the latest load or reload could not load.
+    pub failures: usize,
+    /// Which, and why: shown to callers with a valid key, or to everyone when the server
+    /// has no keys (file paths and error texts are for operators).
     pub failed: Vec<LoadFailure>,
 }

@@ -50,6 +50,18 @@ impl EvalData {
         new_queries: &EmbeddingTable,
         qrels: &Qrels,
     ) -> Result<(EvalData, AlignNotes)> {
+        // A model's queries are searched against its own corpus.
+        for (docs, queries) in [(old_docs, old_queries), (new_docs, new_queries)] {
+            if docs.dim() != queries.dim() {
+                return Err(invalid(format!(
+                    "{} holds {}-dimensional vectors but {} holds {}-dimensional ones; a model's queries and documents must share a dimension",
+                    queries.source.display(),
+                    queries.dim(),
+                    docs.source.display(),
+                    docs.dim()
+                )));
+            }
+        }
         let (doc_ids, od, nd, only_old, only_new) = join(old_docs, new_docs, |_| true);
         if doc_ids.is_empty() {
             return Err(invalid(format!(

@@ -50,6 +50,8 @@ pub struct EvalConfig {
     pub cost: CostInputs,
     pub old_name: String,
     pub new_name: String,
+    /// Bytes each fit may use (see [`FitConfig::memory_budget`]).
+    pub memory_budget: Option<u64>,
 }
 
 impl Default for EvalConfig {
@@ -69,6 +71,7 @@ impl Default for EvalConfig {
             cost: CostInputs::default(),
             old_name: "old".into(),
             new_name: "new".into(),
+            memory_budget: None,
         }
     }
 }
@@ -100,6 +103,9 @@ pub fn default_train_pairs(docs: usize) -> usize {
     2000.min(docs / 2)
 }
 
+/// Most memory the bootstrap's draws may take.
+const MAX_RESAMPLE_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
+
 struct Built {
     name: String,
     kind: PathKind,
@@ -127,6 +133,19 @@ pub fn evaluate(
                 message: format!("fraction {f} is not between 0 and 1"),
             });
         }
+    }
+    // The draws are held in memory: one u32 per query per resample.
+    let draws = cfg.resamples as f64 * data.query_ids.len() as f64 * 4.0;
+    if cfg.resamples == 0 || draws > MAX_RESAMPLE_BYTES {
+        return Err(TrainError::Invalid {
+            what: "--resamples",
+            message: format!(
+                "{} resamples of {} queries; between 1 and {} fit in memory",
+                cfg.resamples,
+                data.query_ids.len(),
+                (MAX_RESAMPLE_BYTES / 4.0 / data.query_ids.len().max(1) as f64) as u64
+            ),
+        });
     }
     let depth = cfg.k.max(MIN_DEPTH);
     let train = &order[..train_n];
@@ -344,6 +363,7 @@ fn fit_config(cfg: &EvalConfig, method: Method) -> FitConfig {
         method,
         seed: cfg.seed,
         landmarks: cfg.landmarks,
+        memory_budget: cfg.memory_budget,
         ..FitConfig::default()
     }
 }

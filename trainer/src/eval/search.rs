@@ -95,6 +95,8 @@ const DOC_BLOCK: usize = 16_384;
 const QUERY_BLOCK: usize = 1_024;
 
 /// The `k` best documents (rows of `docs`) for every row of `queries`, by inner product.
+/// Both must have the same number of columns (the caller checks user data:
+/// [`EvalData::align`](crate::eval::EvalData::align) does).
 pub fn search(queries: ArrayView2<'_, f32>, docs: ArrayView2<'_, f32>, k: usize) -> Vec<Ranking> {
     search_offset(queries, docs, None, k)
 }
@@ -115,6 +117,8 @@ pub fn search_offset(
         docs.ncols(),
         "queries and documents must share a dimension"
     );
+    // A ranking never holds more than every document, whatever k a user asks for.
+    let k = k.min(docs.nrows());
     let queries = queries.as_standard_layout();
     let docs = docs.as_standard_layout();
     let d = docs.ncols();

@@ -14,7 +14,10 @@ use serde::Serialize;
 
 use crate::adapter::{Adapter, AdapterParams};
 mod adapters;
+mod memory;
 mod reservoir;
+
+pub use memory::{fit_peak_bytes, human as human_bytes};
 
 use adapters::{adapter_candidate, fit_adapter, with_own_affine};
 use reservoir::Reservoir;
@@ -120,6 +123,9 @@ pub struct FitConfig {
     pub landmarks: kernel::Landmarks,
     /// How the MLP adapter trains.
     pub mlp: MlpConfig,
+    /// Bytes the fit may use; a fit whose estimated peak ([`fit_peak_bytes`]) is larger
+    /// is refused before it allocates. `None` does not check.
+    pub memory_budget: Option<u64>,
 }
 
 impl Default for FitConfig {
@@ -136,7 +142,49 @@ impl Default for FitConfig {
             max_adapter_pairs: 20_000,
             landmarks: kernel::Landmarks::default(),
             mlp: MlpConfig::default(),
+            memory_budget: None,
         }
+    }
+}
+
+impl FitConfig {
+    /// Checks the settings a user can give, before any work.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &'static str, message: String| Err(TrainError::Invalid { what, message });
+        if !(self.val_frac > 0.0 && self.val_frac < 1.0) {
+            return bad("--val-frac", format!("{} is not in (0, 1)", self.val_frac));
+        }
+        if let Some(l) = self.lambda
+            && !(l.is_finite() && l >= 0.0)
+        {
+            return bad("--lambda", format!("{l} is not a finite number ≥ 0"));
+        }
+        if self.rank == Some(0) {
+            return bad("--rank", "a rank is at least 1".into());
+        }
+        if !self.method.is_linear() {
+            self.mlp.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a fit whose estimated peak memory, plus `reading` bytes the caller holds
+    /// to read the pairs, is over the budget, with the estimate.
+    pub fn check_memory(&self, d_in: usize, d_out: usize, reading: f64) -> Result<()> {
+        let Some(budget) = self.memory_budget else {
+            return Ok(());
+        };
+        let needed = fit_peak_bytes(d_in, d_out, self) + reading;
+        if needed <= budget as f64 {
+            return Ok(());
+        }
+        Err(TrainError::TooMuchMemory {
+            method: self.method,
+            d_in,
+            d_out,
+            needed: memory::human(needed),
+            available: memory::human(budget as f64),
+        })
     }
 }
 
@@ -293,19 +341,17 @@ pub struct PairAccumulator {
 }
 
 impl PairAccumulator {
+    /// Checks the settings, the dimensions and the memory the fit will need before
+    /// allocating anything.
     pub fn new(d_in: usize, d_out: usize, cfg: FitConfig) -> Result<Self> {
-        if !(cfg.val_frac > 0.0 && cfg.val_frac < 1.0) {
-            return Err(TrainError::Invalid {
-                what: "--val-frac",
-                message: format!("{} is not in (0, 1)", cfg.val_frac),
-            });
-        }
+        cfg.validate()?;
         if d_in == 0 || d_out == 0 {
             return Err(TrainError::Invalid {
                 what: "pairs",
                 message: "vectors have no dimensions".into(),
             });
         }
+        cfg.check_memory(d_in, d_out, 0.0)?;
         let k = cfg.folds.max(2);
         Ok(PairAccumulator {
             folds: (0..k).map(|_| PartBuffer::new(d_in, d_out)).collect(),
