@@ -324,7 +324,14 @@ async fn bad_requests_get_400_with_the_reason() {
         (json!({"vectors": [[1.0, 2.0]]}), "dimensions"),
         (json!({"vectors": []}), "empty"),
         (json!({"vectors": [[1,2,3,4,5,6,7,8], [1,2,3]]}), "vector 1"),
-        (json!({"vectors": [[1,2,3,4,5,6,7,1e39]]}), "non-finite"),
+        (
+            json!({"vectors": [[1,2,3,4,5,6,7,1e39]]}),
+            "does not fit a float32",
+        ),
+        (
+            json!({"vectors": [[1e-50, 0, 0, 0, 0, 0, 0, 0]]}),
+            "does not fit a float32",
+        ),
         (json!({"vectors": [[0,0,0,0,0,0,0,0]]}), "all zeros"),
         (json!({"vector": [[1]]}), "malformed"),
         (json!({"vectors": [1.0, 2.0]}), "vector 0 as an array"),
@@ -1002,27 +1009,49 @@ async fn openapi_lists_every_route() {
         ("/v1/reload", "post"),
     ];
     let paths = doc["paths"].as_object().unwrap();
-    assert_eq!(
-        paths.len(),
-        routes
-            .iter()
-            .map(|r| r.0)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len()
-    );
+    // The generic routes, and the JSON projection of each served name (a, b, prod).
+    assert_eq!(paths.len(), routes.len() + 3);
     for (path, method) in routes {
         assert!(paths[path][method].is_object(), "{method} {path} missing");
     }
     let content = &paths["/v1/shims/{name}/project"]["post"]["requestBody"]["content"];
     for ct in [
-        "application/json",
         "application/octet-stream",
         "application/vnd.apache.arrow.stream",
     ] {
         assert!(content[ct].is_object(), "{ct}");
     }
+    // Each name's JSON body carries that shim's input dimension.
+    for name in ["a", "b", "prod"] {
+        let op = &paths[&format!("/v1/shims/{name}/project")]["post"];
+        let vectors =
+            &op["requestBody"]["content"]["application/json"]["schema"]["properties"]["vectors"];
+        assert_eq!(vectors["items"]["minItems"], 8, "{name}");
+        assert_eq!(vectors["items"]["maxItems"], 8, "{name}");
+    }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    // No key file: no security declared anywhere, since none is asked for.
+    assert!(doc["components"]["securitySchemes"].is_null());
+    assert!(
+        !serde_json::to_string(&doc["paths"])
+            .unwrap()
+            .contains("\"security\"")
+    );
+    let keyed = fixture_with(
+        ApiKeys::parse(&format!("read {READ_KEY}\n")).unwrap(),
+        Limits::default(),
+        |d| write_shim(d, "a", &random_shim(1, 8, 6)),
+    );
+    let doc = send(&keyed.app, Method::GET, "/openapi.json", &[], Body::empty())
+        .await
+        .json();
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    for path in ["/v1/shims", "/v1/shims/a/project", "/v1/reload"] {
+        let item = doc["paths"][path].as_object().unwrap();
+        let op = item.values().next().unwrap();
+        assert!(op["security"].is_array(), "{path} declares its key");
+    }
+    assert!(doc["paths"]["/healthz"]["get"]["security"].is_null());
     // Every route the document names answers something other than 404 here.
     for (path, method) in routes {
         let uri = path.replace("{name}", "a").replace("{alias}", "prod");

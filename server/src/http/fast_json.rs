@@ -155,7 +155,12 @@ fn number(b: &[u8], mut i: usize) -> Option<(f32, usize)> {
         } else {
             f /= pow;
         }
-        (if positive { f } else { -f }) as f32
+        let f = if positive { f } else { -f };
+        // Out of float32's range: serde's path says why.
+        if !super::types::fits_f32(f) {
+            return None;
+        }
+        f as f32
     };
     Some((value, i))
 }

@@ -248,17 +248,18 @@ pub async fn metrics(State(s): State<Arc<AppState>>) -> Response {
 /// This API's OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/openapi.json", tag = "health",
     responses((status = 200, description = "The OpenAPI document", body = Object)))]
-pub async fn openapi() -> Response {
+pub async fn openapi(State(s): State<Arc<AppState>>) -> Response {
     (
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        super::openapi::document(),
+        super::openapi::document(&s),
     )
         .into_response()
 }
 
 /// Every shim with its metadata, and every alias.
 #[utoipa::path(get, path = "/v1/shims", tag = "shims",
-    responses((status = 200, body = ShimList), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = ShimList), (status = 401, body = ErrorBody),
+        (status = 503, description = "The API key file failed to load", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn list_shims(State(s): State<Arc<AppState>>) -> Json<ShimList> {
     let snap = s.store.snapshot();
@@ -288,7 +289,8 @@ fn alias_infos(snap: &crate::store::Snapshot) -> Vec<AliasInfo> {
 #[utoipa::path(get, path = "/v1/shims/{name}", tag = "shims",
     params(("name" = String, Path, description = "A shim's name or an alias")),
     responses((status = 200, body = ShimInfo), (status = 404, body = ErrorBody),
-        (status = 401, body = ErrorBody)),
+        (status = 401, body = ErrorBody),
+        (status = 503, description = "The API key file failed to load", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn get_shim(
     State(s): State<Arc<AppState>>,
@@ -301,7 +303,8 @@ pub async fn get_shim(
 
 /// Every alias, its target and its rollback target.
 #[utoipa::path(get, path = "/v1/aliases", tag = "aliases",
-    responses((status = 200, body = Vec<AliasInfo>), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = Vec<AliasInfo>), (status = 401, body = ErrorBody),
+        (status = 503, description = "The API key file failed to load", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn list_aliases(State(s): State<Arc<AppState>>) -> Json<Vec<AliasInfo>> {
     Json(alias_infos(&s.store.snapshot()))
@@ -326,8 +329,10 @@ pub async fn list_aliases(State(s): State<Arc<AppState>>) -> Json<Vec<AliasInfo>
         (status = 400, description = "Malformed body, wrong dimension, empty batch, NaN or infinity", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such shim or alias", body = ErrorBody),
-        (status = 413, description = "Body or batch over the limit", body = ErrorBody),
-        (status = 415, description = "Content type not read here", body = ErrorBody)),
+        (status = 408, description = "The body did not arrive within the body timeout", body = ErrorBody),
+        (status = 413, description = "Body, batch or answer over the limit", body = ErrorBody),
+        (status = 415, description = "Content type not read here", body = ErrorBody),
+        (status = 503, description = "The API key file failed to load, or the server is at its limit of large batches", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn project(
     State(s): State<Arc<AppState>>,
@@ -609,7 +614,11 @@ async fn apply(shim: Arc<LoadedShim>, batch: Batch, normalize: bool) -> Result<V
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "Not an admin key", body = ErrorBody),
         (status = 404, description = "No such shim", body = ErrorBody),
-        (status = 409, description = "The alias would shadow a shim", body = ErrorBody)),
+        (status = 408, description = "The body did not arrive within the body timeout", body = ErrorBody),
+        (status = 409, description = "The alias would shadow a shim", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 503, description = "The API key file failed to load", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn set_alias(
     State(s): State<Arc<AppState>>,
@@ -643,7 +652,8 @@ pub async fn set_alias(
     responses((status = 200, body = AliasChange),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "No such alias", body = ErrorBody),
-        (status = 409, description = "Nothing to roll back to", body = ErrorBody)),
+        (status = 409, description = "Nothing to roll back to", body = ErrorBody),
+        (status = 503, description = "The API key file failed to load", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn rollback(
     State(s): State<Arc<AppState>>,
@@ -659,7 +669,8 @@ pub async fn rollback(
 /// Rescans the shim directory and re-reads the API key file.
 #[utoipa::path(post, path = "/v1/reload", tag = "aliases",
     responses((status = 200, body = ReloadResponse),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, description = "The API key file failed to load", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn reload(State(s): State<Arc<AppState>>) -> Result<Json<ReloadResponse>, ApiError> {
     let state = s.clone();

@@ -118,10 +118,57 @@ impl<'de> serde::de::Visitor<'de> for RowSeed<'_> {
         if let Some(n) = seq.size_hint() {
             self.out.reserve(n);
         }
-        while let Some(v) = seq.next_element::<f32>()? {
+        while let Some(v) = seq.next_element_seed(Float32)? {
             self.out.push(v);
         }
         Ok(())
+    }
+}
+
+/// Whether a JSON number is read as a float32 without becoming infinite or, when it is
+/// not zero, zero: the range the OpenAPI document gives every value (0, or a magnitude
+/// from float32's smallest to its largest). A vector of values too small for float32
+/// would otherwise be all zeros once read, though not in JSON.
+pub fn fits_f32(v: f64) -> bool {
+    let f = v as f32;
+    f.is_finite() && (v == 0.0 || f != 0.0)
+}
+
+/// One value of a vector, read as serde_json reads an f32 (integers cast directly, other
+/// numbers through f64), refusing what [`fits_f32`] refuses.
+struct Float32;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Float32 {
+    type Value = f32;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<f32, D::Error> {
+        deserializer.deserialize_f32(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for Float32 {
+    type Value = f32;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a number")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<f32, E> {
+        Ok(v as f32)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<f32, E> {
+        Ok(v as f32)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f32, E> {
+        if fits_f32(v) {
+            Ok(v as f32)
+        } else {
+            Err(E::custom(format!(
+                "{v:e} does not fit a float32 (0, or a magnitude from 1.4e-45 to 3.4e38)"
+            )))
+        }
     }
 }
 
