@@ -17,6 +17,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A decoder that panics on a malformed file gives an error naming the file, not a
+    // crash report.
+    shimkit_data::install_panic_filter();
     let cli = cli::Cli::parse();
     init_logging(&cli.global);
     // `serve` shuts down gracefully on its own; every other command may be writing output.

@@ -688,3 +688,74 @@ fn interrupted_runs_remove_their_temporaries_and_later_runs_remove_stale_ones() 
     assert!(stderr(&o).contains("no longer runs"), "{}", stderr(&o));
     assert!(temporaries(d.path(), "set2").is_empty() && target.join("qrels.tsv").exists());
 }
+
+#[test]
+fn absurd_settings_are_refused_naming_the_flag() {
+    let d = tempfile::tempdir().unwrap();
+    let pairs = d.path().join("pairs.parquet");
+    table(&pairs, 200, 8, 1);
+    let out = d.path().join("s.safetensors");
+    let fit = |extra: &[&str]| {
+        let mut args = vec![
+            "fit",
+            "--old",
+            s(&pairs),
+            "--new",
+            s(&pairs),
+            "--out",
+            s(&out),
+        ];
+        args.extend(extra);
+        shimkit(&args)
+    };
+    for (extra, flag) in [
+        (&["--method", "ridge", "--lambda=-1"][..], "--lambda"),
+        (&["--method", "ridge", "--lambda", "NaN"], "--lambda"),
+        (&["--method", "lowrank", "--rank", "0"], "--rank"),
+        (&["--method", "mlp", "--mlp-hidden", "0"], "--mlp-hidden"),
+        (&["--method", "mlp", "--mlp-lr", "inf"], "--mlp-lr"),
+        (&["--method", "ridge", "--val-frac", "1.5"], "--val-frac"),
+        (
+            &["--method", "ridge", "--max-memory", "lots"],
+            "--max-memory",
+        ),
+    ] {
+        refused(&fit(extra), &[flag]);
+    }
+    assert!(!out.exists());
+    let set = d.path().join("set");
+    eval_set(&set, 8, &qrels(true));
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--dataset",
+            s(&set),
+            "--old",
+            "a",
+            "--new",
+            "b",
+            "--methods",
+            "ridge",
+            "--train-pairs",
+            "60",
+            "-q",
+        ];
+        args.extend(extra);
+        shimkit(&args)
+    };
+    refused(&eval(&["--resamples", "0"]), &["--resamples"]);
+    let o = eval(&["--resamples", "20", "--k", "1000000000"]);
+    assert!(
+        o.status.success(),
+        "a k beyond the corpus ranks it all: {}",
+        stderr(&o)
+    );
+    let o = shimkit(&[
+        "gen",
+        "--docs",
+        "18446744073709551615",
+        "--out",
+        s(&d.path().join("g")),
+    ]);
+    refused(&o, &["--docs is at most"]);
+}

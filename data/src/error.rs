@@ -134,7 +134,8 @@ pub enum DataError {
     Dataset { path: PathBuf, message: String },
 
     #[error("{}: line {line}: {message}", path.display())]
-    Qrels {
+    /// A line of a text file (qrels.tsv, *.jsonl) that cannot be read.
+    Line {
         path: PathBuf,
         line: usize,
         message: String,

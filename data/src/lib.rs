@@ -13,7 +13,7 @@
 //!
 //! Around that sit: [`pair_tables`] (joining old- and new-model tables by id),
 //! [`EmbeddingWriter`] (streamed, zstd, atomic Parquet output), [`EvalSet`] and [`Qrels`]
-//! (the evaluation-set layout of `shared/data`), [`summarize`] (what `shimkit inspect`
+//! (the evaluation-set layout of `shared/data`), [`read_texts`] (its BEIR JSONL texts), [`summarize`] (what `shimkit inspect`
 //! shows) and [`synth::generate`] (synthetic sets of any size, in constant memory).
 //!
 //! ```no_run
@@ -26,6 +26,7 @@
 
 mod aligned;
 mod atomic;
+mod contain;
 mod convert;
 mod dataset;
 mod dupes;
@@ -41,6 +42,7 @@ mod source;
 mod summary;
 pub mod synth;
 mod table;
+mod texts;
 mod vector;
 mod writer;
 
@@ -48,6 +50,7 @@ pub use aligned::{AlignedItem, AlignedReader};
 pub use atomic::{
     AtomicFile, StagingDir, remove_pending, remove_stale, temp_sibling, write_atomic,
 };
+pub use contain::{catch_decoder_panic, contain, install_panic_filter};
 pub use dataset::{Coverage, EvalSet, ModelFiles, Split};
 pub use error::{DataError, Result};
 pub use pairs::{PairedEmbeddings, pair_tables};
@@ -59,5 +62,6 @@ pub use schema::FileLayout;
 pub use source::{Columns, TableSource};
 pub use summary::{FileSummary, NormStats, TableSummary, summarize, type_name};
 pub use table::{EmbeddingBatch, EmbeddingTable};
+pub use texts::{TextRecord, parse_texts, read_texts};
 pub use vector::{normalize_rows, squared_norm};
 pub use writer::{BackgroundWriter, EmbeddingWriter, embedding_schema};

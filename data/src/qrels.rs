@@ -27,7 +27,7 @@ impl Qrels {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let err = |line: usize, message: String| DataError::Qrels {
+        let err = |line: usize, message: String| DataError::Line {
             path: path.to_path_buf(),
             line,
             message,

@@ -8,6 +8,7 @@ use ndarray::Array2;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 use rayon::prelude::*;
 
+use crate::contain::{contain, contained_here};
 use crate::convert::{VectorCheck, ids_to_strings, validate_rows, vectors_to_f32};
 use crate::dupes::{ExactCheck, HashLog, id_hash};
 use crate::error::{DataError, Result};
@@ -364,7 +365,14 @@ impl Iterator for BatchReader {
         if self.done {
             return None;
         }
-        let item = self.step();
+        let path = self
+            .layouts
+            .get(self.file)
+            .map_or_else(|| self.label.clone(), |l| l.path.clone());
+        let item = match contain(&path, || Ok(self.step())) {
+            Ok(item) => item,
+            Err(e) => Some(Err(e)),
+        };
         if !matches!(item, Some(Ok(_))) {
             self.done = true;
         }
@@ -395,6 +403,10 @@ fn confirm_duplicates(
 
 /// Reads only the ids of a table, in row order (nulls are errors; vectors are not decoded).
 pub fn read_ids(source: &TableSource, columns: &Columns) -> Result<Vec<String>> {
+    contain(source.label(), || read_ids_unguarded(source, columns))
+}
+
+fn read_ids_unguarded(source: &TableSource, columns: &Columns) -> Result<Vec<String>> {
     let mut ids = Vec::new();
     for layout in layouts(source, columns)? {
         layout.for_each_id_batch(&columns.id, None, 0, |_, batch| {
@@ -418,6 +430,10 @@ struct Unit {
 /// Row groups are decoded in parallel (rayon), each straight into its own slice of the
 /// preallocated matrix, so peak memory is the matrix plus one batch per worker.
 pub fn read_table(source: &TableSource, options: &ReadOptions) -> Result<EmbeddingTable> {
+    contain(source.label(), || read_table_unguarded(source, options))
+}
+
+fn read_table_unguarded(source: &TableSource, options: &ReadOptions) -> Result<EmbeddingTable> {
     let layouts = layouts(source, &options.columns)?;
     let total = layouts
         .iter()
@@ -469,7 +485,9 @@ pub fn read_table(source: &TableSource, options: &ReadOptions) -> Result<Embeddi
     let results: Vec<Result<Vec<String>>> = units
         .par_iter()
         .zip(slices.into_par_iter())
-        .map(|(unit, slice)| read_unit(&layouts[unit.file], unit, slice, dim, &why, options))
+        .map(|(unit, slice)| {
+            contained_here(|| read_unit(&layouts[unit.file], unit, slice, dim, &why, options))
+        })
         .collect();
     let mut ids = Vec::new();
     for r in results {
@@ -675,4 +693,22 @@ fn read_unit(
         });
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::float_buffer;
+
+    #[test]
+    fn a_footer_cannot_make_the_reader_allocate_what_does_not_fit() {
+        let p = std::path::Path::new("t.parquet");
+        for (rows, dim) in [(u64::MAX, 1), (1 << 40, 1 << 24), (1 << 62, 4)] {
+            let e = float_buffer(p, rows, dim).unwrap_err().to_string();
+            assert!(
+                e.contains("t.parquet") && e.contains("do not fit in memory"),
+                "{e}"
+            );
+        }
+        assert_eq!(float_buffer(p, 3, 4).unwrap().capacity(), 12);
+    }
 }

@@ -33,6 +33,10 @@ pub struct FileLayout {
 impl FileLayout {
     /// Reads and checks the footer of `path`.
     pub fn open(path: &Path, columns: &Columns) -> Result<Self> {
+        crate::contain::contain(path, || Self::read_footer(path, columns))
+    }
+
+    fn read_footer(path: &Path, columns: &Columns) -> Result<Self> {
         let builder = open_builder(path)?;
         let schema = builder.schema();
         let find = |name: &str| {
@@ -200,6 +204,9 @@ impl FileLayout {
     }
 }
 
+/// The Arrow schema a writer embeds in the footer (`ARROW:schema`) is read: a
+/// FixedSizeList's width lives only there. Decoding it is where a malformed footer made
+/// arrow-ipc panic, so callers run under `contain` (see `FileLayout::open`).
 fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
     ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| DataError::parquet(path, e))

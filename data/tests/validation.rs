@@ -96,6 +96,24 @@ fn vector_column_of_wrong_type() {
 }
 
 #[test]
+fn vectors_of_no_dimension_are_refused_from_the_type() {
+    let d = tmp();
+    let f = p(&d, "zero.parquet");
+    let item = std::sync::Arc::new(arrow_schema::Field::new(
+        "element",
+        arrow_schema::DataType::Float32,
+        false,
+    ));
+    let empty = std::sync::Arc::new(arrow_array::Float32Array::from(Vec::<f32>::new()));
+    // With width 0 the length comes from the validity buffer.
+    let valid = Some(arrow_buffer::NullBuffer::new_valid(2));
+    let zero = arrow_array::FixedSizeListArray::try_new(item, 0, empty, valid).unwrap();
+    write_table(&f, str_ids(&["a", "b"]), std::sync::Arc::new(zero));
+    let msg = both(&f);
+    assert!(msg.contains("vectors of 1 to 16777216 dimensions"), "{msg}");
+}
+
+#[test]
 fn id_column_of_wrong_type() {
     let d = tmp();
     let f = p(&d, "t.parquet");
@@ -375,6 +393,20 @@ fn problems_deep_in_a_later_row_group_name_the_file_row() {
     let msg = both(&f);
     assert!(
         msg.contains("row 777 (id \"doc-777\")") && msg.contains("value 2 of the vector is inf"),
+        "{msg}"
+    );
+}
+
+/// Found by the fuzz target `parquet_table`: a footer whose embedded Arrow schema
+/// (`ARROW:schema`) makes arrow-ipc 59.3 unwrap a missing field. A decoder panic is an
+/// error naming the file.
+#[test]
+fn fuzz_finding_a_malformed_embedded_arrow_schema_is_not_a_panic() {
+    let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz-arrow-schema-unwrap.parquet");
+    let msg = both(&f);
+    assert!(
+        msg.contains("fuzz-arrow-schema-unwrap.parquet") && msg.contains("the decoder failed"),
         "{msg}"
     );
 }

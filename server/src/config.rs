@@ -109,8 +109,13 @@ impl PartialConfig {
             message,
         };
         let text = shimkit_data::read_regular_text(path).map_err(|e| err(e.to_string()))?;
-        let mut cfg: PartialConfig = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
-        let base = path.parent().unwrap_or(Path::new(""));
+        Self::from_toml_str(&text, path.parent().unwrap_or(Path::new(""))).map_err(err)
+    }
+
+    /// Parses the TOML text of a config file; relative paths in it are taken relative to
+    /// `base`.
+    pub fn from_toml_str(text: &str, base: &Path) -> Result<Self, String> {
+        let mut cfg: PartialConfig = toml::from_str(text).map_err(|e| e.to_string())?;
         for p in [&mut cfg.shims, &mut cfg.api_key_file]
             .into_iter()
             .flatten()

@@ -72,6 +72,7 @@ struct SetReport {
     models: Vec<String>,
     tables: Vec<SetTable>,
     qrels: QrelsReport,
+    texts: Vec<TextsReport>,
     coverage: Option<Coverage>,
     /// Everything that makes the set unusable or partly usable; empty when all is well.
     problems: Vec<String>,
@@ -82,6 +83,15 @@ struct SetTable {
     model: String,
     split: Split,
     summary: TableSummary,
+}
+
+/// One of the set's JSONL text files.
+#[derive(Debug, Serialize)]
+struct TextsReport {
+    file: String,
+    records: usize,
+    /// Embedded ids (of the first model) with no line in the file.
+    embedded_without_text: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -133,6 +143,42 @@ fn inspect_set(dir: &Path, options: &ReadOptions, quiet: bool) -> anyhow::Result
             None
         }
     };
+    let mut texts = Vec::new();
+    for (file, split) in [
+        ("corpus.jsonl", Split::Corpus),
+        ("queries.jsonl", Split::Queries),
+    ] {
+        let path = dir.join(file);
+        if std::fs::symlink_metadata(&path).is_err() {
+            continue;
+        }
+        match shimkit_data::read_texts(&path) {
+            Ok(records) => {
+                let embedded = match set.models().first() {
+                    Some(model) => shimkit_data::read_ids(
+                        &TableSource::new(set.path(model, split)?)?,
+                        &options.columns,
+                    )?,
+                    None => Vec::new(),
+                };
+                let have: std::collections::HashSet<&str> =
+                    records.iter().map(|r| r.id.as_str()).collect();
+                let missing = embedded
+                    .iter()
+                    .filter(|id| !have.contains(id.as_str()))
+                    .count();
+                if missing > 0 {
+                    problems.push(format!("{file} has no text for {missing} embedded id(s)"));
+                }
+                texts.push(TextsReport {
+                    file: file.to_owned(),
+                    records: records.len(),
+                    embedded_without_text: missing,
+                });
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
     let text = |key: &str| {
         set.manifest
             .as_ref()
@@ -153,6 +199,7 @@ fn inspect_set(dir: &Path, options: &ReadOptions, quiet: bool) -> anyhow::Result
             grades: qrels.grade_counts(),
         },
         coverage,
+        texts,
         problems,
     })
 }
@@ -248,6 +295,12 @@ fn print_set(r: &SetReport) {
         println!(
             "coverage        every model embeds the same {} documents and {} queries; {} queries have no relevant judgement",
             c.docs, c.queries, c.queries_without_relevant
+        );
+    }
+    for t in &r.texts {
+        println!(
+            "texts           {} holds {} texts ({} embedded ids without one)",
+            t.file, t.records, t.embedded_without_text
         );
     }
     if r.problems.is_empty() {

@@ -141,13 +141,13 @@ pub fn decode_arrow(body: &[u8], column: Option<&str>) -> Result<(Batch, ArrowRe
     check_framing(body).map_err(bad)?;
     // The IPC reader validates what it decodes; the catch is a last line for a malformed
     // stream it does not foresee, so that no request can take a worker down.
-    let read = std::panic::catch_unwind(|| -> Result<_, arrow_schema::ArrowError> {
+    let read = shimkit_data::catch_decoder_panic(|| -> Result<_, arrow_schema::ArrowError> {
         let reader = arrow_ipc::reader::StreamReader::try_new(Cursor::new(body), None)?;
         let schema = reader.schema();
         let batches = reader.collect::<Result<Vec<_>, _>>()?;
         Ok((schema, batches))
     })
-    .map_err(|_| bad("the stream is malformed".into()))?;
+    .map_err(|m| bad(format!("the stream is malformed ({m})")))?;
     let (schema, batches) = read.map_err(|e| bad(e.to_string()))?;
     let index = vector_column(&schema, column).map_err(bad)?;
     let name = schema.field(index).name().clone();

@@ -193,6 +193,18 @@ pub fn search_subset(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_k_beyond_the_corpus_ranks_the_whole_corpus() {
+        let docs = ndarray::array![[1.0f32, 0.0], [0.0, 1.0], [0.6, 0.8]];
+        let hits = search(
+            ndarray::array![[0.0f32, 1.0]].view(),
+            docs.view(),
+            1_000_000_000,
+        );
+        assert_eq!(hits[0].len(), 3);
+    }
+
     use super::*;
     use rand::{Rng, SeedableRng};
 
