@@ -10,8 +10,6 @@ use std::path::{Path, PathBuf};
 
 use axum::http::HeaderMap;
 
-use crate::error::ApiError;
-
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
@@ -31,6 +29,21 @@ pub struct ApiKeys {
     source: Option<PathBuf>,
     /// Why the key file could not be loaded, when it could not.
     failure: Option<String>,
+}
+
+/// Why a request may not act. Free of HTTP: the API maps each to a status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error(
+        "the API key file failed to load at the last reload: keyed routes are refused until it loads (the server log says why)"
+    )]
+    KeyFileFailed,
+    #[error("an API key is required: send `Authorization: Bearer KEY` or `X-API-Key: KEY`")]
+    Missing,
+    #[error("the API key is not valid")]
+    Invalid,
+    #[error("this route needs an admin key")]
+    NotAdmin,
 }
 
 /// A key file that cannot be used.
@@ -125,21 +138,14 @@ impl ApiKeys {
     }
 
     /// Checks that the request may act with `needed`.
-    pub fn authorize(&self, headers: &HeaderMap, needed: Role) -> Result<(), ApiError> {
+    pub fn authorize(&self, headers: &HeaderMap, needed: Role) -> Result<(), AuthError> {
         if self.failure.is_some() {
-            return Err(ApiError::Unavailable(
-                "the API key file failed to load at the last reload: keyed routes are refused until it loads (the server log says why)".into(),
-            ));
+            return Err(AuthError::KeyFileFailed);
         }
         if !self.enabled() {
             return Ok(());
         }
-        let presented = presented_key(headers).ok_or_else(|| {
-            ApiError::Unauthorized(
-                "an API key is required: send `Authorization: Bearer KEY` or `X-API-Key: KEY`"
-                    .into(),
-            )
-        })?;
+        let presented = presented_key(headers).ok_or(AuthError::Missing)?;
         // Every configured key is compared in full, so timing does not reveal which matched.
         let role = self
             .keys
@@ -147,9 +153,9 @@ impl ApiKeys {
             .filter(|(k, _)| constant_time_eq(k.as_bytes(), presented.as_bytes()))
             .map(|(_, r)| *r)
             .max()
-            .ok_or_else(|| ApiError::Unauthorized("the API key is not valid".into()))?;
+            .ok_or(AuthError::Invalid)?;
         if role < needed {
-            return Err(ApiError::Forbidden("this route needs an admin key".into()));
+            return Err(AuthError::NotAdmin);
         }
         Ok(())
     }
@@ -199,7 +205,7 @@ mod tests {
         );
         assert!(matches!(
             keys.authorize(&bearer("reader-key-0123456789"), Role::Admin),
-            Err(ApiError::Forbidden(_))
+            Err(AuthError::NotAdmin)
         ));
         assert!(
             keys.authorize(&bearer("admin-key-0123456789"), Role::Admin)
@@ -209,11 +215,11 @@ mod tests {
         assert!(keys.authorize(&x, Role::Read).is_ok());
         assert!(matches!(
             keys.authorize(&bearer("reader-key-012345678"), Role::Read),
-            Err(ApiError::Unauthorized(_))
+            Err(AuthError::Invalid | AuthError::Missing)
         ));
         assert!(matches!(
             keys.authorize(&HeaderMap::new(), Role::Read),
-            Err(ApiError::Unauthorized(_))
+            Err(AuthError::Invalid | AuthError::Missing)
         ));
         assert!(
             ApiKeys::open()
@@ -236,7 +242,7 @@ mod tests {
         for role in [Role::Read, Role::Admin] {
             assert!(matches!(
                 failed.authorize(&bearer, role),
-                Err(ApiError::Unavailable(_))
+                Err(AuthError::KeyFileFailed)
             ));
         }
         assert!(!failed.is_keyed(&bearer));

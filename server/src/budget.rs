@@ -18,8 +18,6 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::ApiError;
-
 /// The budget is counted in units of this many bytes.
 const UNIT: usize = 64 << 10;
 /// Requests that hold less than this skip the budget: single vectors and small batches
@@ -40,6 +38,21 @@ struct Inner {
     units: usize,
     /// Units held now, to know when the last large request has finished.
     held: AtomicUsize,
+}
+
+/// Why a request cannot have its share. Free of HTTP: the API maps each to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetError {
+    #[error(
+        "this request would hold {} MiB at once; the server holds at most {} MiB for all requests (max_inflight_bytes): send fewer vectors per request",
+        bytes >> 20, budget >> 20
+    )]
+    TooLarge { bytes: usize, budget: usize },
+    #[error(
+        "the server is busy with large batches (waited {} s for {} MiB of memory); try again later",
+        waited.as_secs(), bytes >> 20
+    )]
+    Busy { bytes: usize, waited: Duration },
 }
 
 /// A request's share of the budget; dropping it gives the share back.
@@ -74,7 +87,7 @@ impl MemoryBudget {
 
     /// Waits (up to `wait`) for `bytes` of the budget. Refuses with 413 what the whole
     /// budget could never hold, and with 503 a wait that runs out.
-    pub async fn reserve(&self, bytes: usize, wait: Duration) -> Result<Reservation, ApiError> {
+    pub async fn reserve(&self, bytes: usize, wait: Duration) -> Result<Reservation, BudgetError> {
         if bytes < SMALL {
             return Ok(Reservation {
                 _permit: None,
@@ -84,13 +97,13 @@ impl MemoryBudget {
         }
         let units = bytes.div_ceil(UNIT);
         if units > self.inner.units {
-            return Err(ApiError::TooLarge(format!(
-                "this request would hold {} MiB at once; the server holds at most {} MiB for all requests (max_inflight_bytes): send fewer vectors per request",
-                bytes >> 20,
-                self.bytes() >> 20
-            )));
+            return Err(BudgetError::TooLarge {
+                bytes,
+                budget: self.bytes(),
+            });
         }
         let acquire = self.inner.permits.clone().acquire_many_owned(units as u32);
+        // The semaphore is never closed, so only the wait can run out.
         match tokio::time::timeout(wait, acquire).await {
             Ok(Ok(permit)) => {
                 self.inner.held.fetch_add(units, Ordering::Relaxed);
@@ -100,12 +113,10 @@ impl MemoryBudget {
                     inner: self.inner.clone(),
                 })
             }
-            Ok(Err(_)) => Err(ApiError::Internal("the memory budget was closed".into())),
-            Err(_) => Err(ApiError::Unavailable(format!(
-                "the server is busy with large batches (waited {} s for {} MiB of memory); try again later",
-                wait.as_secs(),
-                bytes >> 20
-            ))),
+            Ok(Err(_)) | Err(_) => Err(BudgetError::Busy {
+                bytes,
+                waited: wait,
+            }),
         }
     }
 }
@@ -168,10 +179,10 @@ mod tests {
             .reserve(4 << 20, Duration::from_millis(20))
             .await
             .unwrap_err();
-        assert!(matches!(e, ApiError::Unavailable(_)), "{e}");
+        assert!(matches!(e, BudgetError::Busy { .. }), "{e}");
         assert!(matches!(
             budget.reserve(9 << 20, WAIT).await,
-            Err(ApiError::TooLarge(_))
+            Err(BudgetError::TooLarge { .. })
         ));
         let mut a = a;
         a.shrink_to(2 << 20);

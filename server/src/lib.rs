@@ -6,15 +6,19 @@
 //! stem; `aliases.json` in the same directory names aliases (`"prod": "bridge-v2"`) that
 //! switch atomically and roll back.
 //!
-//! - [`store`]: the served state as one immutable snapshot, swapped whole, so a request
-//!   never sees half a change;
-//! - [`http`]: the axum router, handlers, encodings (JSON, raw f32, Arrow IPC) and OpenAPI;
+//! - [`store`]: the served shims and aliases as one immutable snapshot, swapped whole, so
+//!   a request never sees half a change (no HTTP in it: it has its own errors);
+//! - [`state`]: what the server holds while it runs, and the reload of store and keys;
+//! - [`http`]: the edge: the router (one file a route), bodies, encodings (JSON, raw f32,
+//!   Arrow IPC), errors as statuses, and the OpenAPI document;
 //! - [`auth`]: API keys with read and admin roles;
 //! - [`metrics`]: Prometheus counters and latency histograms;
 //! - [`config`]: flags, environment and TOML merged;
 //! - [`listen`]: accepting connections, with a connection limit and header timeouts;
 //! - [`budget`] and [`heap`]: how much memory requests may hold, and glibc's heap;
 //! - [`shutdown`]: graceful shutdown and reload on SIGHUP.
+//!
+//! It does not fit shims or evaluate them: it only loads and applies them.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), shimkit_server::ServeError> {
@@ -27,19 +31,19 @@
 pub mod auth;
 pub mod budget;
 pub mod config;
-pub mod error;
 pub mod heap;
 pub mod http;
 pub mod listen;
 pub mod metrics;
 pub mod shutdown;
+pub mod state;
 pub mod store;
 
 use std::net::SocketAddr;
 
 pub use config::ServeConfig;
-pub use error::ApiError;
-pub use http::{AppState, router};
+pub use http::{ApiError, router};
+pub use state::AppState;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +70,7 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let (store, report) = store::ShimStore::open(&config.shims)?;
-    http::server::log_report(&report);
+    state::log_report(&report);
     let keys = match &config.api_key_file {
         Some(path) => auth::ApiKeys::from_file(path)?,
         None => auth::ApiKeys::open(),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
 pub async fn signal() {

@@ -17,9 +17,9 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequest, Request};
 use http_body::{Frame, SizeHint};
 
-use super::server::AppState;
+use super::error::ApiError;
 use crate::budget::Reservation;
-use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A whole request body, read within the limits.
 #[derive(Debug)]

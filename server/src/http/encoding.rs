@@ -13,7 +13,7 @@ use arrow_schema::{DataType, Field, Schema};
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 pub const JSON: &str = "application/json";
 pub const OCTET: &str = "application/octet-stream";

@@ -6,11 +6,13 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::encoding::{DIM_HEADER, ROWS_HEADER};
-use super::server::{self, AppState};
+use super::error::{ErrorBody, ErrorDetail};
+use super::routes::ROUTES;
 use super::types::*;
-use crate::error::{ErrorBody, ErrorDetail};
-use crate::store::{AliasChange, LoadFailure, ReloadReport};
+use crate::state::AppState;
 
+/// The parts of the document no route owns: the title, the tags, the shared schemas and
+/// the key scheme. Each route file adds its own paths ([`full`]).
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -18,19 +20,6 @@ use crate::store::{AliasChange, LoadFailure, ReloadReport};
         description = "Compatibility shims between embedding spaces, served over HTTP: map \
             new-model query vectors into an old index's space (or old vectors into the new \
             space) with versions, aliases, hot swap and rollback."
-    ),
-    paths(
-        server::healthz,
-        server::readyz,
-        server::metrics,
-        server::openapi,
-        server::list_shims,
-        server::get_shim,
-        server::project,
-        server::list_aliases,
-        server::set_alias,
-        server::rollback,
-        server::reload,
     ),
     components(schemas(
         ProjectRequest,
@@ -41,10 +30,9 @@ use crate::store::{AliasChange, LoadFailure, ReloadReport};
         ShimList,
         AliasInfo,
         SetAliasRequest,
-        AliasChange,
+        AliasChangeInfo,
         ReloadResponse,
-        ReloadReport,
-        LoadFailure,
+        LoadFailureInfo,
         Health,
         Ready,
         ErrorBody,
@@ -58,6 +46,15 @@ use crate::store::{AliasChange, LoadFailure, ReloadReport};
     )
 )]
 pub struct ApiDoc;
+
+/// The whole static document: [`ApiDoc`] with every route's paths.
+pub fn full() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for route in ROUTES {
+        doc.merge((route.doc)());
+    }
+    doc
+}
 
 /// The `api_key` scheme the `/v1` routes name: `Authorization: Bearer KEY` (`X-API-Key`
 /// works too).
@@ -73,14 +70,14 @@ impl Modify for ApiKeyAuth {
     }
 }
 
-/// The document this server serves, as JSON text: [`ApiDoc`] made true of the running
+/// The document this server serves, as JSON text: [`full`] made true of the running
 /// server (see [`for_server`]).
 pub fn document(state: &AppState) -> String {
     let doc = for_server(state);
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-/// [`ApiDoc`], with what only the running server knows:
+/// [`full`], with what only the running server knows:
 ///
 /// - security is declared where the server asks for a key: on every `/v1` route when it
 ///   has a key file, on none when it has not (a document that demands a key the server
@@ -90,7 +87,7 @@ pub fn document(state: &AppState) -> String {
 ///   a schema cannot tie a body to a path parameter's value. A vector must also not be all
 ///   zeros when the shim normalises its inputs (it has no direction).
 pub fn for_server(state: &AppState) -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    let mut doc = serde_json::to_value(full()).unwrap_or(Value::Null);
     if !state.keys.load().enabled() {
         if let Some(paths) = doc["paths"].as_object_mut() {
             for op in paths.values_mut().filter_map(Value::as_object_mut) {

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::store::{LoadFailure, LoadedShim, ReloadReport, Snapshot};
+use crate::state::Reloaded;
+use crate::store::{AliasChange, LoadFailure, LoadedShim, ReloadReport, Snapshot};
 
 /// `POST /v1/shims/{name}/project` with `Content-Type: application/json`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -286,6 +287,21 @@ pub struct AliasInfo {
     pub previous: Option<String>,
 }
 
+impl AliasInfo {
+    /// Every alias of a snapshot, by name.
+    pub fn all(snapshot: &Snapshot) -> Vec<AliasInfo> {
+        snapshot
+            .aliases
+            .iter()
+            .map(|(name, a)| AliasInfo {
+                alias: name.clone(),
+                target: a.target.clone(),
+                previous: a.previous.clone(),
+            })
+            .collect()
+    }
+}
+
 /// `GET /v1/shims`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ShimList {
@@ -302,14 +318,75 @@ pub struct SetAliasRequest {
     pub target: String,
 }
 
-/// `POST /v1/reload`: what changed, file by file (a key file that failed to load is in
-/// `failed` too, and the old keys stay).
-#[derive(Debug, Serialize, ToSchema)]
+/// A file (or an `aliases.json` entry) that did not load, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LoadFailureInfo {
+    pub file: String,
+    pub error: String,
+}
+
+impl From<&LoadFailure> for LoadFailureInfo {
+    fn from(f: &LoadFailure) -> Self {
+        LoadFailureInfo {
+            file: f.file.clone(),
+            error: f.error.clone(),
+        }
+    }
+}
+
+/// `POST /v1/reload`: what changed, file by file. A key file that failed to load is in
+/// `failed` too, and then no key is valid until it loads.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReloadResponse {
-    #[serde(flatten)]
-    pub report: ReloadReport,
+    pub generation: u64,
+    /// Files seen for the first time.
+    pub loaded: Vec<String>,
+    /// Files whose bytes changed: the new version now serves.
+    pub reloaded: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// Shims whose file is gone and that no alias points to: no longer served.
+    pub removed: Vec<String>,
+    /// Shims whose file is gone but that an alias still points to: still served.
+    pub kept: Vec<String>,
+    pub failed: Vec<LoadFailureInfo>,
     /// Whether the API key file was read again (false when keys are off or it failed).
     pub keys_reloaded: bool,
+}
+
+impl From<&Reloaded> for ReloadResponse {
+    fn from(r: &Reloaded) -> Self {
+        let report: &ReloadReport = &r.report;
+        ReloadResponse {
+            generation: report.generation,
+            loaded: report.loaded.clone(),
+            reloaded: report.reloaded.clone(),
+            unchanged: report.unchanged.clone(),
+            removed: report.removed.clone(),
+            kept: report.kept.clone(),
+            failed: report.failed.iter().map(LoadFailureInfo::from).collect(),
+            keys_reloaded: r.keys_reloaded,
+        }
+    }
+}
+
+/// An alias after a switch or a rollback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AliasChangeInfo {
+    pub alias: String,
+    pub target: String,
+    pub previous: Option<String>,
+    pub generation: u64,
+}
+
+impl From<AliasChange> for AliasChangeInfo {
+    fn from(c: AliasChange) -> Self {
+        AliasChangeInfo {
+            alias: c.alias,
+            target: c.target,
+            previous: c.previous,
+            generation: c.generation,
+        }
+    }
 }
 
 /// `GET /healthz`.
@@ -329,5 +406,5 @@ pub struct Ready {
     pub failures: usize,
     /// Which, and why: shown to callers with a valid key, or to everyone when the server
     /// has no keys (file paths and error texts are for operators).
-    pub failed: Vec<LoadFailure>,
+    pub failed: Vec<LoadFailureInfo>,
 }

@@ -1,12 +1,19 @@
 //! The one error type of the HTTP API: every failure becomes a status code and a body
 //! `{"error": {"code": "...", "message": "..."}}`, so clients branch on `code` and show
 //! `message` to a person.
+//!
+//! The store, the keys and the memory budget have errors of their own, free of HTTP; they
+//! become statuses here, at the edge, and nowhere else.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::auth::AuthError;
+use crate::budget::BudgetError;
+use crate::store::StoreError;
 
 /// What went wrong with a request, and the status code it answers with.
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +129,44 @@ impl From<axum::extract::rejection::BytesRejection> for ApiError {
                 "could not read the request body: {}",
                 r.body_text()
             ))
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let message = e.to_string();
+        match e {
+            StoreError::NoSuchName { .. }
+            | StoreError::TargetNotLoaded { .. }
+            | StoreError::NoSuchShim { .. }
+            | StoreError::NoSuchAlias { .. } => ApiError::NotFound(message),
+            StoreError::ShadowsShim { .. }
+            | StoreError::NothingToRollBack { .. }
+            | StoreError::PreviousNotLoaded { .. } => ApiError::Conflict(message),
+            StoreError::InvalidName { .. } => ApiError::BadRequest(message),
+            StoreError::Dir { .. } | StoreError::Persist { .. } => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let message = e.to_string();
+        match e {
+            AuthError::KeyFileFailed => ApiError::Unavailable(message),
+            AuthError::Missing | AuthError::Invalid => ApiError::Unauthorized(message),
+            AuthError::NotAdmin => ApiError::Forbidden(message),
+        }
+    }
+}
+
+impl From<BudgetError> for ApiError {
+    fn from(e: BudgetError) -> Self {
+        let message = e.to_string();
+        match e {
+            BudgetError::TooLarge { .. } => ApiError::TooLarge(message),
+            BudgetError::Busy { .. } => ApiError::Unavailable(message),
         }
     }
 }
