@@ -268,13 +268,8 @@ pub struct ProjectArgs {
 /// Settings shared by `eval` and `demo`.
 #[derive(Debug, Args, Clone)]
 pub struct EvalOptions {
-    /// Methods to fit, comma-separated (ridge, procrustes, lowrank, kernel, cluster, mlp,
-    /// auto).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "ridge,procrustes,lowrank,kernel,cluster,mlp,auto"
-    )]
+    /// Methods to fit, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = shimkit_trainer::Method::ALL)]
     pub methods: Vec<shimkit_trainer::Method>,
     /// Training documents (default: min(2000, half the corpus)), a seeded random sample.
     #[arg(long)]

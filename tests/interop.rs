@@ -197,7 +197,7 @@ fn numpy_applies_a_trained_looking_mlp_shim_like_shimkit_project() {
     // Early stopping can keep an MLP at its ridge start (W₂ = 0), which would make the
     // check trivial; this shim has every branch non-zero.
     use ndarray::{Array1, Array2};
-    use shimkit_trainer::adapter::{Adapter, AdapterParams};
+    use shimkit_trainer::adapter::Adapter;
     use shimkit_trainer::mlp::{MlpConfig, MlpResidual};
     use shimkit_trainer::{Direction, Shim, ShimMeta, artifact};
     let Some(py) = python() else { return };
@@ -216,7 +216,7 @@ fn numpy_applies_a_trained_looking_mlp_shim_like_shimkit_project() {
         w2: wave(h, d_out, 0.3),
     };
     let mut meta = ShimMeta::new("mlp", Direction::OldToNew, d_in, d_out);
-    meta.adapter = Some(AdapterParams::mlp(&MlpConfig::default(), 7));
+    meta.adapter = Some(MlpConfig::default().params(7).into());
     let mut shim = Shim::new(mlp.weight.clone(), mlp.bias.clone(), meta);
     shim.adapter = Some(Adapter::Mlp(mlp));
     let path = d.path().join("mlp.safetensors");

@@ -131,7 +131,7 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                 } else {
                     ""
                 },
-                c.adapter.map(describe).unwrap_or_default()
+                c.adapter.map(|p| format!("  ({p})")).unwrap_or_default()
             );
         }
         println!(
@@ -311,25 +311,6 @@ pub(crate) fn candidate_row(
         lambda.map_or_else(|| "-".into(), |l| format!("{l:.3e}")),
         rank.map_or_else(|| "-".into(), |r| r.to_string()),
     )
-}
-
-/// An adapter's hyper-parameters, for the candidates table.
-pub(crate) fn describe(p: shimkit_trainer::adapter::AdapterParams) -> String {
-    use shimkit_trainer::adapter::AdapterParams;
-    match p {
-        AdapterParams::Kernel {
-            gamma,
-            lambda,
-            landmarks,
-        } => format!("  (γ {gamma}, kernel λ {lambda}, {landmarks} landmarks)"),
-        AdapterParams::Cluster {
-            clusters,
-            temperature,
-        } => format!("  ({clusters} clusters, sharpness {temperature})"),
-        AdapterParams::Mlp { hidden, epochs, .. } => {
-            format!("  ({hidden} hidden units, {epochs} epochs)")
-        }
-    }
 }
 
 /// `corpus.minilm.parquet` → `minilm`; otherwise the file stem.

@@ -6,7 +6,7 @@ use anyhow::Context;
 use serde::Serialize;
 use shimkit_trainer::{Shim, ShimMeta, artifact};
 
-use super::fit::{candidate_row, candidates_header, describe};
+use super::fit::{candidate_row, candidates_header};
 use super::inspect::human_bytes;
 
 /// Whether `path` names a shim artifact rather than a table.
@@ -57,9 +57,7 @@ fn print(r: &ShimReport<'_>) {
     println!(
         "method      {}{}",
         m.method,
-        m.adapter
-            .map(|p| format!(" {}", describe(p).trim_start()))
-            .unwrap_or_default()
+        m.adapter.map(|p| format!(" ({p})")).unwrap_or_default()
     );
     println!(
         "direction   {}: {} ({}-d) -> {} ({}-d)",

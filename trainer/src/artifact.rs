@@ -37,11 +37,8 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::{SafeTensors, serialize};
 use serde::{Deserialize, Serialize};
 
-use crate::adapter::Adapter;
-use crate::cluster::ClusterMaps;
+use crate::adapter::{Adapter, Tensors};
 use crate::error::{Result, TrainError};
-use crate::kernel::KernelResidual;
-use crate::mlp::MlpResidual;
 use crate::shim::{Shim, ShimMeta};
 
 pub const FORMAT: &str = "shimkit.shim";
@@ -78,7 +75,23 @@ pub fn to_bytes(shim: &Shim) -> Result<Vec<u8>> {
     }
     let weight = le_bytes(shim.weight.iter().copied());
     let bias = le_bytes(shim.bias.iter().copied());
-    let extra = adapter_tensors(shim).map_err(invalid)?;
+    let (d_in, d_out) = shim.weight.dim();
+    if let Some(Adapter::Mlp(m)) = &shim.adapter
+        && (m.weight != shim.weight || m.bias != shim.bias)
+    {
+        return Err(invalid(
+            "an MLP shim's weight and bias must be its own trained affine part".into(),
+        ));
+    }
+    let extra: Vec<(&str, Vec<usize>, Vec<u8>)> = match &shim.adapter {
+        None => Vec::new(),
+        Some(a) => a
+            .to_tensors(d_in, d_out)
+            .map_err(invalid)?
+            .into_iter()
+            .map(|t| (t.name, t.shape, le_bytes(t.values.into_iter())))
+            .collect(),
+    };
     let mut tensors = vec![
         (
             "bias",
@@ -208,15 +221,14 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Shim, String> {
     check_values(weight.0.iter().chain(bias.0.iter()), "weight and bias")?;
     let weight = Array2::from_shape_vec((rows, cols), weight.0).map_err(|e| e.to_string())?;
     let mut shim = Shim::new(weight, Array1::from(bias.0), info);
-    shim.adapter = load_adapter(&st, rows, cols)?;
-    if let Some(adapter) = &shim.adapter {
-        if version < 2 {
-            return Err(format!(
-                "format version {version} holds no adapter, but the file has {} tensors",
-                adapter.method()
-            ));
-        }
-        adapter.check()?;
+    shim.adapter = Adapter::read(&FileTensors(&st), rows, cols)?;
+    if let Some(adapter) = &shim.adapter
+        && version < 2
+    {
+        return Err(format!(
+            "format version {version} holds no adapter, but the file has {} tensors",
+            adapter.method()
+        ));
     }
     let adapter_method = shim.adapter.as_ref().map(|a| a.method().as_str());
     let named_adapter = ["kernel", "cluster", "mlp"].contains(&shim.meta.method.as_str());
@@ -227,207 +239,22 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Shim, String> {
             adapter_method.map_or("no adapter".to_owned(), |m| format!("{m} adapter"))
         ));
     }
-    if let Some(Adapter::Mlp(m)) = &mut shim.adapter {
-        m.weight = shim.weight.clone();
-        m.bias = shim.bias.clone();
-    }
     Ok(shim)
 }
 
-type Tensor = (&'static str, Vec<usize>, Vec<u8>);
+/// The tensors of a file being read, each checked as it is taken.
+struct FileTensors<'a>(&'a SafeTensors<'a>);
 
-/// The adapter's tensors, shapes checked against the affine part.
-fn adapter_tensors(shim: &Shim) -> std::result::Result<Vec<Tensor>, String> {
-    let (d_in, d_out) = shim.weight.dim();
-    Ok(match &shim.adapter {
-        None => Vec::new(),
-        Some(Adapter::Kernel(k)) => {
-            let m = k.landmarks.nrows();
-            if k.landmarks.ncols() != d_in || k.coef.dim() != (m, d_out) {
-                return Err(format!(
-                    "kernel landmarks {:?} and coefficients {:?} do not fit a {d_in}→{d_out} shim",
-                    k.landmarks.dim(),
-                    k.coef.dim()
-                ));
-            }
-            vec![
-                (
-                    "kernel.landmarks",
-                    vec![m, d_in],
-                    le_bytes(k.landmarks.iter().copied()),
-                ),
-                (
-                    "kernel.coef",
-                    vec![m, d_out],
-                    le_bytes(k.coef.iter().copied()),
-                ),
-                ("kernel.gamma", vec![1], le_bytes(std::iter::once(k.gamma))),
-            ]
-        }
-        Some(Adapter::Cluster(c)) => {
-            let k = c.centroids.nrows();
-            if c.centroids.ncols() != d_in
-                || c.weights.dim() != (k, d_in, d_out)
-                || c.biases.dim() != (k, d_out)
-            {
-                return Err(format!(
-                    "cluster tensors {:?}, {:?}, {:?} do not fit a {d_in}→{d_out} shim",
-                    c.centroids.dim(),
-                    c.weights.dim(),
-                    c.biases.dim()
-                ));
-            }
-            vec![
-                (
-                    "cluster.centroids",
-                    vec![k, d_in],
-                    le_bytes(c.centroids.iter().copied()),
-                ),
-                (
-                    "cluster.weights",
-                    vec![k, d_in, d_out],
-                    le_bytes(c.weights.iter().copied()),
-                ),
-                (
-                    "cluster.biases",
-                    vec![k, d_out],
-                    le_bytes(c.biases.iter().copied()),
-                ),
-                (
-                    "cluster.temperature",
-                    vec![1],
-                    le_bytes(std::iter::once(c.temperature)),
-                ),
-            ]
-        }
-        Some(Adapter::Mlp(m)) => {
-            let h = m.hidden();
-            if m.weight != shim.weight || m.bias != shim.bias {
-                return Err(
-                    "an MLP shim's weight and bias must be its own trained affine part".into(),
-                );
-            }
-            if m.w1.dim() != (d_in, h) || m.c.len() != h || m.w2.dim() != (h, d_out) {
-                return Err(format!(
-                    "MLP tensors {:?}, {}, {:?} do not fit a {d_in}→{d_out} shim",
-                    m.w1.dim(),
-                    m.c.len(),
-                    m.w2.dim()
-                ));
-            }
-            vec![
-                ("mlp.w1", vec![d_in, h], le_bytes(m.w1.iter().copied())),
-                ("mlp.c", vec![h], le_bytes(m.c.iter().copied())),
-                ("mlp.w2", vec![h, d_out], le_bytes(m.w2.iter().copied())),
-            ]
-        }
-    })
-}
+impl Tensors for FileTensors<'_> {
+    fn has(&self, name: &str) -> bool {
+        self.0.tensor(name).is_ok()
+    }
 
-/// The adapter in a file: every tensor of one kind, or none of either.
-fn load_adapter(
-    st: &SafeTensors<'_>,
-    d_in: usize,
-    d_out: usize,
-) -> std::result::Result<Option<Adapter>, String> {
-    const KERNEL: [&str; 3] = ["kernel.landmarks", "kernel.coef", "kernel.gamma"];
-    const CLUSTER: [&str; 4] = [
-        "cluster.centroids",
-        "cluster.weights",
-        "cluster.biases",
-        "cluster.temperature",
-    ];
-    const MLP: [&str; 3] = ["mlp.w1", "mlp.c", "mlp.w2"];
-    let count = |names: &[&str]| names.iter().filter(|n| st.tensor(n).is_ok()).count();
-    let (kernel, cluster, mlp) = (count(&KERNEL), count(&CLUSTER), count(&MLP));
-    if [kernel, cluster, mlp].iter().filter(|&&c| c > 0).count() > 1 {
-        return Err("it holds the tensors of more than one adapter (kernel, cluster, mlp)".into());
+    fn get(&self, name: &str, rank: usize) -> std::result::Result<(Vec<f32>, Vec<usize>), String> {
+        let (values, shape) = f32_tensor(self.0, name, rank)?;
+        check_values(values.iter(), name)?;
+        Ok((values, shape))
     }
-    let finite = |v: &[f32], what: &str| check_values(v.iter(), what);
-    if kernel > 0 {
-        if kernel < KERNEL.len() {
-            return Err(format!(
-                "a kernel shim needs all of {KERNEL:?}; some are missing"
-            ));
-        }
-        let (landmarks, ls) = f32_tensor(st, "kernel.landmarks", 2)?;
-        let (coef, cs) = f32_tensor(st, "kernel.coef", 2)?;
-        let (gamma, gs) = f32_tensor(st, "kernel.gamma", 1)?;
-        if ls[1] != d_in || cs != [ls[0], d_out] || gs != [1] {
-            return Err(format!(
-                "kernel.landmarks {ls:?} and kernel.coef {cs:?} do not fit a {d_in}→{d_out} shim"
-            ));
-        }
-        finite(&landmarks, "kernel.landmarks")?;
-        finite(&coef, "kernel.coef")?;
-        finite(&gamma, "kernel.gamma")?;
-        return Ok(Some(Adapter::Kernel(KernelResidual {
-            landmarks: Array2::from_shape_vec((ls[0], ls[1]), landmarks)
-                .map_err(|e| e.to_string())?,
-            coef: Array2::from_shape_vec((cs[0], cs[1]), coef).map_err(|e| e.to_string())?,
-            gamma: gamma[0],
-        })));
-    }
-    if cluster > 0 {
-        if cluster < CLUSTER.len() {
-            return Err(format!(
-                "a cluster shim needs all of {CLUSTER:?}; some are missing"
-            ));
-        }
-        let (centroids, cs) = f32_tensor(st, "cluster.centroids", 2)?;
-        let (weights, ws) = f32_tensor(st, "cluster.weights", 3)?;
-        let (biases, bs) = f32_tensor(st, "cluster.biases", 2)?;
-        let (temperature, ts) = f32_tensor(st, "cluster.temperature", 1)?;
-        let k = cs[0];
-        if cs[1] != d_in || ws != [k, d_in, d_out] || bs != [k, d_out] || ts != [1] {
-            return Err(format!(
-                "cluster tensors {cs:?}, {ws:?}, {bs:?} do not fit a {d_in}→{d_out} shim"
-            ));
-        }
-        for (v, what) in [
-            (&centroids, "cluster.centroids"),
-            (&weights, "cluster.weights"),
-            (&biases, "cluster.biases"),
-            (&temperature, "cluster.temperature"),
-        ] {
-            finite(v, what)?;
-        }
-        return Ok(Some(Adapter::Cluster(ClusterMaps {
-            centroids: Array2::from_shape_vec((k, d_in), centroids).map_err(|e| e.to_string())?,
-            weights: ndarray::Array3::from_shape_vec((k, d_in, d_out), weights)
-                .map_err(|e| e.to_string())?,
-            biases: Array2::from_shape_vec((k, d_out), biases).map_err(|e| e.to_string())?,
-            temperature: temperature[0],
-        })));
-    }
-    if mlp > 0 {
-        if mlp < MLP.len() {
-            return Err(format!(
-                "an MLP shim needs all of {MLP:?}; some are missing"
-            ));
-        }
-        let (w1, s1) = f32_tensor(st, "mlp.w1", 2)?;
-        let (c, sc) = f32_tensor(st, "mlp.c", 1)?;
-        let (w2, s2) = f32_tensor(st, "mlp.w2", 2)?;
-        let h = s1[1];
-        if s1[0] != d_in || sc != [h] || s2 != [h, d_out] {
-            return Err(format!(
-                "MLP tensors {s1:?}, {sc:?}, {s2:?} do not fit a {d_in}→{d_out} shim"
-            ));
-        }
-        for (v, what) in [(&w1, "mlp.w1"), (&c, "mlp.c"), (&w2, "mlp.w2")] {
-            finite(v, what)?;
-        }
-        // The affine part is the file's weight and bias, filled in by the caller.
-        return Ok(Some(Adapter::Mlp(MlpResidual {
-            weight: Array2::zeros((0, 0)),
-            bias: Array1::zeros(0),
-            w1: Array2::from_shape_vec((d_in, h), w1).map_err(|e| e.to_string())?,
-            c: Array1::from(c),
-            w2: Array2::from_shape_vec((h, d_out), w2).map_err(|e| e.to_string())?,
-        })));
-    }
-    Ok(None)
 }
 
 fn f32_tensor(

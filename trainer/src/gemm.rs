@@ -1,143 +1,11 @@
-//! The matrix products on the hot paths, each with the kernel that measured fastest on its
-//! shape (`cargo bench --bench gemm`, figures in BENCHMARKS.md; all pure Rust, parallel with
-//! rayon):
-//! - XᵀX: faer's triangular product, computing the lower half only (it is symmetric);
-//! - XᵀY: the `gemm` crate called directly (faer's `matmul` was 20% slower on this
-//!   transposed-left shape);
-//! - projection X·W: faer's `matmul`; for one to three rows (a server's single query), a
-//!   matrix-vector kernel that streams `W` once per row, 30% faster than faer's there.
+//! The projection X·W, the product on every shim's hot path: faer's `matmul`, and for one
+//! to three rows (a server's single query) a matrix-vector kernel that streams `W` once per
+//! row, 30% faster than faer's there (`cargo bench --bench gemm`, figures in BENCHMARKS.md;
+//! pure Rust, parallel with rayon). The products of the fits are in `stats`.
 
 use faer::linalg::matmul::matmul;
-use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
-
-/// Rows per f32 product before it is added into the f64 sums: short enough that f32
-/// rounding stays at the level of one batch, long enough to keep the GEMM efficient.
-const BLOCK_ROWS: usize = 4096;
-
-/// `xtx += XᵀX` and `xty += XᵀY`, products in f32 by blocks of rows, sums in f64.
-pub fn accumulate_gram(
-    x: ArrayView2<'_, f32>,
-    y: ArrayView2<'_, f32>,
-    xtx: &mut Array2<f64>,
-    xty: &mut Array2<f64>,
-) {
-    let (d_in, d_out) = (x.ncols(), y.ncols());
-    let x = x.as_standard_layout();
-    let y = y.as_standard_layout();
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => {
-            // Both products overwrite what they use, so reused buffers need no zeroing; a
-            // fresh 5 MiB pair per call cost a memset and page faults on every flush.
-            let (g, c) = &mut *scratch;
-            if g.dim() != (d_in, d_in) {
-                *g = Array2::zeros((d_in, d_in));
-            }
-            if c.dim() != (d_in, d_out) {
-                *c = Array2::zeros((d_in, d_out));
-            }
-            accumulate_blocks(&x.view(), &y.view(), xtx, xty, g, c);
-        }
-        // Re-entered on this thread (rayon can run another caller's task while the GEMM
-        // waits): that call gets buffers of its own.
-        Err(_) => {
-            let (mut g, mut c) = (Array2::zeros((d_in, d_in)), Array2::zeros((d_in, d_out)));
-            accumulate_blocks(&x.view(), &y.view(), xtx, xty, &mut g, &mut c);
-        }
-    });
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<(Array2<f32>, Array2<f32>)> =
-        std::cell::RefCell::new((Array2::zeros((0, 0)), Array2::zeros((0, 0))));
-}
-
-fn accumulate_blocks(
-    x: &ArrayView2<'_, f32>,
-    y: &ArrayView2<'_, f32>,
-    xtx: &mut Array2<f64>,
-    xty: &mut Array2<f64>,
-    g: &mut Array2<f32>,
-    c: &mut Array2<f32>,
-) {
-    let mut start = 0;
-    while start < x.nrows() {
-        let end = (start + BLOCK_ROWS).min(x.nrows());
-        let xb = x.slice(ndarray::s![start..end, ..]);
-        let yb = y.slice(ndarray::s![start..end, ..]);
-        let xm = as_mat(&xb);
-        triangular::matmul(
-            as_mat_mut(&mut g.view_mut()),
-            BlockStructure::TriangularLower,
-            Accum::Replace,
-            xm.transpose(),
-            BlockStructure::Rectangular,
-            xm,
-            BlockStructure::Rectangular,
-            1.0f32,
-            Par::rayon(0),
-        );
-        transposed_product(&xb, &yb, c);
-        add_lower_symmetric(xtx, g);
-        add_f32(xty, c);
-        start = end;
-    }
-}
-
-/// `out = Xᵀ·Y` for row-major X (rows × d_in) and Y (rows × d_out).
-fn transposed_product(x: &ArrayView2<'_, f32>, y: &ArrayView2<'_, f32>, out: &mut Array2<f32>) {
-    let (rows, d_in, d_out) = (x.nrows(), x.ncols(), y.ncols());
-    let xs = x.as_slice().expect("standard layout");
-    let ys = y.as_slice().expect("standard layout");
-    let dst = out.as_slice_mut().expect("standard layout");
-    assert!(
-        y.nrows() == rows
-            && xs.len() == rows * d_in
-            && ys.len() == rows * d_out
-            && dst.len() == d_in * d_out
-    );
-    // SAFETY: the three buffers hold exactly the elements the shapes and strides below
-    // address (checked above): dst is d_in × d_out row-major; lhs = Xᵀ, whose (i, k) element
-    // is X[k, i] at k·d_in + i (column stride d_in, row stride 1); rhs = Y row-major. The
-    // crate computes dst = alpha·dst + beta·lhs·rhs, here with alpha = 0 and dst unread.
-    unsafe {
-        gemm::gemm(
-            d_in,
-            d_out,
-            rows,
-            dst.as_mut_ptr(),
-            1,
-            d_out as isize,
-            false,
-            xs.as_ptr(),
-            d_in as isize,
-            1,
-            ys.as_ptr(),
-            1,
-            d_out as isize,
-            0.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            gemm::Parallelism::Rayon(rayon::current_num_threads()),
-        );
-    }
-}
-
-/// Adds a product whose lower triangle alone was computed, mirrored into both halves.
-fn add_lower_symmetric(acc: &mut Array2<f64>, lower: &Array2<f32>) {
-    let d = lower.nrows();
-    for i in 0..d {
-        for j in 0..i {
-            let v = lower[[i, j]] as f64;
-            acc[[i, j]] += v;
-            acc[[j, i]] += v;
-        }
-        acc[[i, i]] += lower[[i, i]] as f64;
-    }
-}
 
 /// `out = X·W` (+ `bias` on every row when given), in f32.
 pub fn project(
@@ -271,19 +139,15 @@ mod gemv {
     }
 }
 
-fn add_f32(acc: &mut Array2<f64>, part: &Array2<f32>) {
-    acc.zip_mut_with(part, |a, &p| *a += p as f64);
-}
-
 /// A faer view of a standard-layout ndarray view (no copy).
-fn as_mat<'a, S: ndarray::Data<Elem = f32>>(
+pub(crate) fn as_mat<'a, S: ndarray::Data<Elem = f32>>(
     a: &'a ndarray::ArrayBase<S, ndarray::Ix2>,
 ) -> MatRef<'a, f32> {
     let s = a.as_slice().expect("standard layout");
     MatRef::from_row_major_slice(s, a.nrows(), a.ncols())
 }
 
-fn as_mat_mut<'a>(a: &'a mut ArrayViewMut2<'_, f32>) -> MatMut<'a, f32> {
+pub(crate) fn as_mat_mut<'a>(a: &'a mut ArrayViewMut2<'_, f32>) -> MatMut<'a, f32> {
     let (r, c) = a.dim();
     let s = a.as_slice_mut().expect("standard layout");
     MatMut::from_row_major_slice_mut(s, r, c)

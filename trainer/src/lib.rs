@@ -1,16 +1,25 @@
-//! Compatibility shims between embedding spaces.
+//! Compatibility shims between embedding spaces: the shim itself, and (with the `train`
+//! feature, on by default) fitting and evaluating shims.
 //!
-//! This crate's one concern is the shim: a map from one embedding model's space into
-//! another's, learned from paired embeddings of the same items. It fits the closed-form
-//! shims (ridge regression, orthogonal Procrustes, reduced-rank regression, and `auto`,
-//! which picks among them on held-out pairs), applies them ([`Shim::apply`]), and saves
-//! them as portable `.safetensors` artifacts ([`artifact`]).
+//! A shim is a map from one embedding model's space into another's, learned from paired
+//! embeddings of the same items. This crate owns:
 //!
-//! The fits work from [`PairStats`], sufficient statistics accumulated in f64 over batches,
-//! so they need memory for d×d matrices, not for the pairs; hyper-parameters are tuned by
-//! exact K-fold validation on per-fold statistics.
+//! - **the shim at run time**, always: [`Shim`] and [`Shim::apply`], the artifact format
+//!   ([`artifact`]), the non-linear [`adapter`]s (each owning its tensors, checks and
+//!   apply), and the projection kernels. This is all a consumer that only applies shims
+//!   needs (`shimkit serve`, and the engine and database integrations to come); built
+//!   without `train`, the crate has no candle and no fitting code.
+//! - **fitting**, with `train`: the closed-form shims (ridge, Procrustes, reduced-rank)
+//!   from sufficient statistics accumulated in f64 ([`PairStats`]), the adapters' fits
+//!   (kernel ridge, cluster maps, an MLP trained with candle), and `auto`, which picks on
+//!   held-out pairs ([`fit`], [`PairAccumulator`]);
+//! - **evaluation of migration paths**, with `train` ([`eval`]).
+//!
+//! It does not read or write tables (that is `shimkit-data`) and does not serve HTTP (that
+//! is `shimkit-server`).
 //!
 //! ```
+//! # #[cfg(feature = "train")] {
 //! use ndarray::Array2;
 //! use shimkit_trainer::{FitConfig, Method, fit};
 //!
@@ -20,34 +29,47 @@
 //! let ids: Vec<String> = (0..200).map(|i| i.to_string()).collect();
 //! let out = fit(x.view(), y.view(), &ids, &FitConfig { method: Method::Procrustes, ..Default::default() }).unwrap();
 //! assert!(out.chosen.heldout_cosine > 0.999);
+//! # }
 //! ```
 
 pub mod adapter;
 pub mod artifact;
-pub mod cluster;
 mod direction;
 mod error;
-pub mod eval;
-mod fit;
 mod gemm;
 pub mod hash;
-pub mod kernel;
-mod linalg;
-mod map;
-pub mod methods;
-pub mod mlp;
+mod method;
 mod shim;
+
+#[cfg(feature = "train")]
+pub mod eval;
+#[cfg(feature = "train")]
+mod fit;
+#[cfg(feature = "train")]
+mod linalg;
+#[cfg(feature = "train")]
+mod map;
+#[cfg(feature = "train")]
+pub mod methods;
+#[cfg(feature = "train")]
 mod stats;
 
+pub use adapter::{cluster, kernel, mlp};
 pub use direction::Direction;
 pub use error::{Result, TrainError};
-pub use fit::{
-    Candidate, FitConfig, FitOutcome, Method, PairAccumulator, TIE, build, choose, fit,
-    fit_peak_bytes, human_bytes, mean_cosine, parameters, split,
-};
-pub use gemm::{accumulate_gram, project};
-pub use linalg::{sym_eigen, thin_svd};
-pub use map::LinearMap;
+pub use gemm::project;
+pub use method::Method;
 pub use shim::{CandidateRecord, Shim, ShimMeta};
 pub use shimkit_data::normalize_rows;
-pub use stats::{Centred, PairStats};
+
+#[cfg(feature = "train")]
+pub use fit::{
+    Candidate, FitConfig, FitOutcome, PairAccumulator, TIE, build, choose, fit, fit_peak_bytes,
+    human_bytes, mean_cosine, parameters, split,
+};
+#[cfg(feature = "train")]
+pub use linalg::{sym_eigen, thin_svd};
+#[cfg(feature = "train")]
+pub use map::LinearMap;
+#[cfg(feature = "train")]
+pub use stats::{Centred, PairStats, accumulate_gram};

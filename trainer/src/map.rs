@@ -1,7 +1,7 @@
 //! An affine map y ≈ xW + b, the form every closed-form shim takes, and its error computed
 //! from statistics alone.
 
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, ArrayView2};
 
 use crate::stats::{Centred, PairStats};
 
@@ -29,6 +29,17 @@ impl LinearMap {
         let quad = (w * &crate::linalg::mm(&s.xtx, false, w, false)).sum();
         let lin = s.sum_x.dot(w).dot(b);
         s.yy - 2.0 * cross + quad + 2.0 * lin + s.n as f64 * b.dot(b)
+    }
+
+    /// The map in float32, as a shim stores and applies it.
+    pub fn to_f32(&self) -> (Array2<f32>, Array1<f32>) {
+        (self.weight.mapv(|v| v as f32), self.bias.mapv(|v| v as f32))
+    }
+
+    /// `x·W + b` in float32, as the shim will compute it.
+    pub fn apply(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
+        let (w, b) = self.to_f32();
+        crate::gemm::project(x, w.view(), b.as_slice())
     }
 
     /// Free parameters, for preferring the smaller of two equally good shims.

@@ -18,7 +18,11 @@ use shimkit_data::normalize_rows;
 use crate::adapter::{Adapter, AdapterParams};
 use crate::direction::Direction;
 use crate::error::{Result, TrainError};
-use crate::fit::{Candidate, FitOutcome};
+#[cfg(feature = "train")]
+use crate::{
+    adapter::kernel::KernelParams,
+    fit::{Candidate, FitOutcome},
+};
 
 /// Everything an artifact says about a shim besides its numbers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -64,6 +68,7 @@ pub struct CandidateRecord {
     pub parameters: usize,
 }
 
+#[cfg(feature = "train")]
 impl From<&Candidate> for CandidateRecord {
     fn from(c: &Candidate) -> Self {
         CandidateRecord {
@@ -117,6 +122,7 @@ pub struct Shim {
 
 impl Shim {
     /// The shim a fit produced, with its metadata filled in from the fit.
+    #[cfg(feature = "train")]
     pub fn from_outcome(
         outcome: &FitOutcome,
         direction: Direction,
@@ -140,21 +146,17 @@ impl Shim {
             .collect();
         meta.adapter = match (&outcome.adapter, outcome.chosen.adapter) {
             // The refit may hold more landmarks than the candidate was tuned with.
-            (Some(Adapter::Kernel(k)), Some(AdapterParams::Kernel { gamma, lambda, .. })) => {
-                Some(AdapterParams::Kernel {
-                    gamma,
-                    lambda,
+            (Some(Adapter::Kernel(k)), Some(AdapterParams::Kernel(p))) => {
+                Some(AdapterParams::Kernel(KernelParams {
                     landmarks: k.landmarks(),
-                })
+                    ..p
+                }))
             }
             (Some(_), params) => params,
             (None, _) => None,
         };
-        let mut shim = Shim::new(
-            outcome.map.weight.mapv(|v| v as f32),
-            outcome.map.bias.mapv(|v| v as f32),
-            meta,
-        );
+        let (weight, bias) = outcome.map.to_f32();
+        let mut shim = Shim::new(weight, bias, meta);
         shim.adapter = outcome.adapter.clone();
         shim
     }

@@ -4,9 +4,11 @@
 //! is a function of n, Σx, Σy, XᵀX, XᵀY and Σ‖y‖², so a fit over any number of pairs needs
 //! memory for these alone: O(d_in·(d_in + d_out)), not O(n).
 
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Par};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use crate::gemm::accumulate_gram;
+use crate::gemm::{as_mat, as_mat_mut};
 
 /// Moments of (x, y) pairs; `x` is the shim's input side, `y` its output side.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,4 +125,135 @@ impl PairStats {
             sxy,
         }
     }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<(Array2<f32>, Array2<f32>)> =
+        std::cell::RefCell::new((Array2::zeros((0, 0)), Array2::zeros((0, 0))));
+}
+
+/// Rows per f32 product before it is added into the f64 sums: short enough that f32
+/// rounding stays at the level of one batch, long enough to keep the GEMM efficient.
+const BLOCK_ROWS: usize = 4096;
+
+/// `xtx += XᵀX` and `xty += XᵀY`, products in f32 by blocks of rows, sums in f64.
+pub fn accumulate_gram(
+    x: ArrayView2<'_, f32>,
+    y: ArrayView2<'_, f32>,
+    xtx: &mut Array2<f64>,
+    xty: &mut Array2<f64>,
+) {
+    let (d_in, d_out) = (x.ncols(), y.ncols());
+    let x = x.as_standard_layout();
+    let y = y.as_standard_layout();
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            // Both products overwrite what they use, so reused buffers need no zeroing; a
+            // fresh 5 MiB pair per call cost a memset and page faults on every flush.
+            let (g, c) = &mut *scratch;
+            if g.dim() != (d_in, d_in) {
+                *g = Array2::zeros((d_in, d_in));
+            }
+            if c.dim() != (d_in, d_out) {
+                *c = Array2::zeros((d_in, d_out));
+            }
+            accumulate_blocks(&x.view(), &y.view(), xtx, xty, g, c);
+        }
+        // Re-entered on this thread (rayon can run another caller's task while the GEMM
+        // waits): that call gets buffers of its own.
+        Err(_) => {
+            let (mut g, mut c) = (Array2::zeros((d_in, d_in)), Array2::zeros((d_in, d_out)));
+            accumulate_blocks(&x.view(), &y.view(), xtx, xty, &mut g, &mut c);
+        }
+    });
+}
+
+fn accumulate_blocks(
+    x: &ArrayView2<'_, f32>,
+    y: &ArrayView2<'_, f32>,
+    xtx: &mut Array2<f64>,
+    xty: &mut Array2<f64>,
+    g: &mut Array2<f32>,
+    c: &mut Array2<f32>,
+) {
+    let mut start = 0;
+    while start < x.nrows() {
+        let end = (start + BLOCK_ROWS).min(x.nrows());
+        let xb = x.slice(ndarray::s![start..end, ..]);
+        let yb = y.slice(ndarray::s![start..end, ..]);
+        let xm = as_mat(&xb);
+        triangular::matmul(
+            as_mat_mut(&mut g.view_mut()),
+            BlockStructure::TriangularLower,
+            Accum::Replace,
+            xm.transpose(),
+            BlockStructure::Rectangular,
+            xm,
+            BlockStructure::Rectangular,
+            1.0f32,
+            Par::rayon(0),
+        );
+        transposed_product(&xb, &yb, c);
+        add_lower_symmetric(xtx, g);
+        add_f32(xty, c);
+        start = end;
+    }
+}
+
+/// `out = Xᵀ·Y` for row-major X (rows × d_in) and Y (rows × d_out).
+fn transposed_product(x: &ArrayView2<'_, f32>, y: &ArrayView2<'_, f32>, out: &mut Array2<f32>) {
+    let (rows, d_in, d_out) = (x.nrows(), x.ncols(), y.ncols());
+    let xs = x.as_slice().expect("standard layout");
+    let ys = y.as_slice().expect("standard layout");
+    let dst = out.as_slice_mut().expect("standard layout");
+    assert!(
+        y.nrows() == rows
+            && xs.len() == rows * d_in
+            && ys.len() == rows * d_out
+            && dst.len() == d_in * d_out
+    );
+    // SAFETY: the three buffers hold exactly the elements the shapes and strides below
+    // address (checked above): dst is d_in × d_out row-major; lhs = Xᵀ, whose (i, k) element
+    // is X[k, i] at k·d_in + i (column stride d_in, row stride 1); rhs = Y row-major. The
+    // crate computes dst = alpha·dst + beta·lhs·rhs, here with alpha = 0 and dst unread.
+    unsafe {
+        gemm::gemm(
+            d_in,
+            d_out,
+            rows,
+            dst.as_mut_ptr(),
+            1,
+            d_out as isize,
+            false,
+            xs.as_ptr(),
+            d_in as isize,
+            1,
+            ys.as_ptr(),
+            1,
+            d_out as isize,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        );
+    }
+}
+
+/// Adds a product whose lower triangle alone was computed, mirrored into both halves.
+fn add_lower_symmetric(acc: &mut Array2<f64>, lower: &Array2<f32>) {
+    let d = lower.nrows();
+    for i in 0..d {
+        for j in 0..i {
+            let v = lower[[i, j]] as f64;
+            acc[[i, j]] += v;
+            acc[[j, i]] += v;
+        }
+        acc[[i, i]] += lower[[i, i]] as f64;
+    }
+}
+
+fn add_f32(acc: &mut Array2<f64>, part: &Array2<f32>) {
+    acc.zip_mut_with(part, |a, &p| *a += p as f64);
 }

@@ -185,17 +185,19 @@ fn adapter_shims_round_trip_bit_exact_as_format_version_2() {
         c: ndarray::Array1::from(vec![0.1f32, -0.2]),
         w2: Array2::from_shape_fn((2, 5), |(i, j)| (i as f32 - j as f32) * 0.05),
     });
-    let params = [
-        AdapterParams::Kernel {
+    let params: [AdapterParams; 3] = [
+        shimkit_trainer::kernel::KernelParams {
             gamma: 1.5,
             lambda: 0.01,
             landmarks: 4,
-        },
-        AdapterParams::Cluster {
+        }
+        .into(),
+        shimkit_trainer::cluster::ClusterParams {
             clusters: 2,
             temperature: 10.0,
-        },
-        AdapterParams::mlp(&shimkit_trainer::mlp::MlpConfig::default(), 3),
+        }
+        .into(),
+        shimkit_trainer::mlp::MlpConfig::default().params(3).into(),
     ];
     for (adapter, params) in [kernel, cluster, mlp].into_iter().zip(params) {
         let mut s = shim();

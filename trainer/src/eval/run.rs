@@ -57,7 +57,7 @@ pub struct EvalConfig {
 impl Default for EvalConfig {
     fn default() -> Self {
         EvalConfig {
-            methods: Method::CONCRETE.into_iter().chain([Method::Auto]).collect(),
+            methods: Method::ALL.to_vec(),
             train_pairs: None,
             backfill: vec![0.25, 0.5],
             seed: 0,

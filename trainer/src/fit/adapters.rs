@@ -3,14 +3,15 @@
 
 use ndarray::{Array2, ArrayView2, Axis};
 
+use super::score::mean_row_cosine;
 use super::{Candidate, FitConfig, Method, parameters, ridge_lambda_for};
+use crate::adapter::cluster;
+use crate::adapter::kernel;
+use crate::adapter::mlp::{self, MlpConfig};
 use crate::adapter::{Adapter, AdapterParams};
-use crate::cluster;
 use crate::error::{Result, TrainError};
-use crate::kernel;
 use crate::map::LinearMap;
 use crate::methods;
-use crate::mlp::{self, MlpConfig};
 use crate::stats::PairStats;
 
 /// The affine part of a shim whose adapter trains its own (the MLP's), else `map`.
@@ -22,13 +23,6 @@ pub(super) fn with_own_affine(map: LinearMap, adapter: Option<&Adapter>) -> Line
         },
         None => map,
     }
-}
-
-/// `x·W + b` in f32.
-pub(super) fn predict(map: &LinearMap, x: ArrayView2<'_, f32>) -> Array2<f32> {
-    let w = map.weight.mapv(|v| v as f32);
-    let b: Vec<f32> = map.bias.iter().map(|&v| v as f32).collect();
-    crate::gemm::project(x, w.view(), Some(&b))
 }
 
 /// A non-linear candidate on top of ridge: its hyper-parameters tuned with tuning fold 0
@@ -66,8 +60,8 @@ pub(super) fn adapter_candidate(
     let (x_iv, y_iv) = (x.select(Axis(0), &inner_val), y.select(Axis(0), &inner_val));
     let params: AdapterParams = match method {
         Method::Kernel => {
-            let r_tr = &y_tr - &predict(&base_inner, x_tr.view());
-            let base_iv = predict(&base_inner, x_iv.view());
+            let r_tr = &y_tr - &base_inner.apply(x_tr.view());
+            let base_iv = base_inner.apply(x_iv.view());
             let (tuned, _) = kernel::tune(
                 x_tr.view(),
                 r_tr.view(),
@@ -113,7 +107,7 @@ pub(super) fn adapter_candidate(
                 cfg.mlp.epochs,
                 cfg.seed,
             )?;
-            AdapterParams::mlp(&cfg.mlp, trained.epochs)
+            cfg.mlp.params(trained.epochs).into()
         }
         other => {
             return Err(TrainError::Invalid {
@@ -124,7 +118,7 @@ pub(super) fn adapter_candidate(
     };
     let base = methods::ridge(train, l)?;
     let adapter = fit_adapter(params, &base, l, x.view(), y.view(), x.nrows(), cfg)?;
-    let pred = adapter.apply(x_val.view(), || predict(&base, x_val.view()));
+    let pred = adapter.apply(x_val.view(), || base.apply(x_val.view()));
     let (d_in, d_out) = (train.d_in(), train.d_out());
     let affine = match adapter {
         Adapter::Kernel(_) => parameters(Method::Ridge, d_in, d_out, None),
@@ -136,7 +130,7 @@ pub(super) fn adapter_candidate(
             method,
             lambda: Some(l),
             rank: None,
-            heldout_cosine: kernel::mean_cosine(pred.view(), y_val.view()),
+            heldout_cosine: mean_row_cosine(pred.view(), y_val.view()),
             parameters: affine + adapter.parameters(),
             adapter: Some(params),
         },
@@ -157,54 +151,26 @@ pub(super) fn fit_adapter(
     cfg: &FitConfig,
 ) -> Result<Adapter> {
     Ok(match params {
-        AdapterParams::Kernel {
-            gamma,
-            lambda: kernel_lambda,
-            landmarks,
-        } => {
-            let p = kernel::KernelParams {
-                gamma,
-                lambda: kernel_lambda,
-                landmarks,
-            }
-            .for_rows(tuned_on, x.nrows(), cfg.landmarks.cap());
-            let r = &y - &predict(base, x);
+        AdapterParams::Kernel(p) => {
+            let p = p.for_rows(tuned_on, x.nrows(), cfg.landmarks.cap());
+            let r = &y - &base.apply(x);
             Adapter::Kernel(kernel::fit_residual(x, r.view(), p)?)
         }
-        AdapterParams::Cluster {
-            clusters,
-            temperature,
-        } => Adapter::Cluster(cluster::fit_clusters(
-            x,
-            y,
-            base,
-            lambda,
-            cluster::ClusterParams {
-                clusters,
-                temperature,
-            },
-            cfg.seed,
-        )?),
-        AdapterParams::Mlp {
-            hidden,
-            epochs,
-            learning_rate,
-            weight_decay,
-            batch,
-            contrastive_weight,
-            temperature,
-        } => {
+        AdapterParams::Cluster(p) => {
+            Adapter::Cluster(cluster::fit_clusters(x, y, base, lambda, p, cfg.seed)?)
+        }
+        AdapterParams::Mlp(p) => {
             let run = MlpConfig {
-                hidden,
-                epochs,
-                learning_rate,
-                weight_decay,
-                batch,
-                contrastive_weight,
-                temperature,
+                hidden: p.hidden,
+                epochs: p.epochs,
+                learning_rate: p.learning_rate,
+                weight_decay: p.weight_decay,
+                batch: p.batch,
+                contrastive_weight: p.contrastive_weight,
+                temperature: p.temperature,
                 ..cfg.mlp
             };
-            Adapter::Mlp(mlp::train(x, y, None, base, &run, epochs, cfg.seed)?.mlp)
+            Adapter::Mlp(mlp::train(x, y, None, base, &run, p.epochs, cfg.seed)?.mlp)
         }
     })
 }

@@ -6,99 +6,30 @@
 //! candidate method is then scored by mean cosine on the validation split, which no fit
 //! has seen; the chosen one is refitted on every pair.
 
-use std::fmt;
-use std::str::FromStr;
-
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use serde::Serialize;
 
 use crate::adapter::{Adapter, AdapterParams};
+pub use crate::method::Method;
+
 mod adapters;
 mod memory;
 mod reservoir;
+pub mod score;
 
 pub use memory::{fit_peak_bytes, human as human_bytes};
+pub use score::mean_cosine;
 
 use adapters::{adapter_candidate, fit_adapter, with_own_affine};
 use reservoir::Reservoir;
 
+use crate::adapter::kernel;
+use crate::adapter::mlp::MlpConfig;
 use crate::error::{Result, TrainError};
 use crate::hash::{Fingerprint, Part, Split, fnv1a, mix};
-use crate::kernel;
 use crate::map::LinearMap;
 use crate::methods;
-use crate::mlp::MlpConfig;
 use crate::stats::PairStats;
-
-/// Which shim to fit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    Ridge,
-    Procrustes,
-    Lowrank,
-    /// Ridge plus a residual RBF kernel ridge (Nyström), see [`crate::kernel`].
-    Kernel,
-    /// Per-cluster affine maps blended by soft assignment, see [`crate::cluster`].
-    Cluster,
-    /// A residual MLP trained from ridge with candle, see [`crate::mlp`].
-    Mlp,
-    /// Every method above, the best on held-out pairs wins.
-    Auto,
-}
-
-impl Method {
-    pub const CONCRETE: [Method; 6] = [
-        Method::Ridge,
-        Method::Procrustes,
-        Method::Lowrank,
-        Method::Kernel,
-        Method::Cluster,
-        Method::Mlp,
-    ];
-
-    /// Methods whose map is affine (x·W + b) and fitted from statistics alone.
-    pub fn is_linear(self) -> bool {
-        matches!(self, Method::Ridge | Method::Procrustes | Method::Lowrank)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Ridge => "ridge",
-            Method::Procrustes => "procrustes",
-            Method::Lowrank => "lowrank",
-            Method::Kernel => "kernel",
-            Method::Cluster => "cluster",
-            Method::Mlp => "mlp",
-            Method::Auto => "auto",
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Method {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s {
-            "ridge" => Ok(Method::Ridge),
-            "procrustes" => Ok(Method::Procrustes),
-            "lowrank" => Ok(Method::Lowrank),
-            "kernel" => Ok(Method::Kernel),
-            "cluster" => Ok(Method::Cluster),
-            "mlp" => Ok(Method::Mlp),
-            "auto" => Ok(Method::Auto),
-            other => Err(format!(
-                "unknown method {other:?} (expected ridge, procrustes, lowrank, kernel, cluster, mlp or auto)"
-            )),
-        }
-    }
-}
 
 /// How to fit.
 #[derive(Debug, Clone)]
@@ -677,35 +608,6 @@ pub fn parameters(method: Method, d_in: usize, d_out: usize, rank: Option<usize>
         Method::Procrustes => d_in * d_out - k * (k + 1) / 2 + 1 + d_out,
         Method::Lowrank => rank.unwrap_or(k) * (d_in + d_out) + d_out,
     }
-}
-
-/// Mean cosine between `x·W + b` and `y` (rows of `y` are unit length), accumulated in f64.
-pub fn mean_cosine(map: &LinearMap, x: &Array2<f32>, y: &Array2<f32>) -> f64 {
-    if x.nrows() == 0 {
-        return f64::NAN;
-    }
-    let w = map.weight.mapv(|v| v as f32);
-    let b: Vec<f32> = map.bias.iter().map(|&v| v as f32).collect();
-    let pred = crate::gemm::project(x.view(), w.view(), Some(&b));
-    let total: f64 = pred
-        .rows()
-        .into_iter()
-        .zip(y.rows())
-        .map(|(p, t)| {
-            let dot: f64 = p
-                .iter()
-                .zip(t.iter())
-                .map(|(&a, &b)| a as f64 * b as f64)
-                .sum();
-            let norm: f64 = p
-                .iter()
-                .map(|&a| (a as f64) * (a as f64))
-                .sum::<f64>()
-                .sqrt();
-            if norm > 0.0 { dot / norm } else { 0.0 }
-        })
-        .sum();
-    total / x.nrows() as f64
 }
 
 fn argmin(grid: &[f64], errors: &[f64]) -> f64 {

@@ -1,92 +1,15 @@
-//! Residual kernel ridge: a non-linear correction on top of a linear shim.
-//!
-//! The linear map leaves a residual R = Y − (XW + b) that still depends on X. This module
-//! fits it with an RBF kernel on the unit sphere, k(x, l) = exp(−γ‖x − l‖²) = exp(2γ(x·l − 1))
-//! for unit x and l, through a Nyström approximation with m landmarks L (the centroids of a
-//! spherical k-means of the training inputs, or the inputs themselves):
-//!
-//! ```text
-//! residual(x) = k(x, L) · A,    A = (K_nmᵀ K_nm + λ K_mm)⁻¹ K_nmᵀ R
-//! ```
-//!
-//! the "subset of regressors" solution, which equals exact kernel ridge, (K + λI)⁻¹R, when
-//! every training input is a landmark (and is then computed that way, which is better
-//! conditioned). Fitting costs O(n·m²), applying one vector
-//! O(m·(d_in + d_out)). γ, λ and m are chosen on held-out pairs, m by score and cost: the
-//! fewest landmarks within [`LANDMARK_TIE`] of the best score.
+//! Fitting the kernel residual: landmarks, the Nyström solve, and the choice of γ, λ and
+//! the landmark count on held-out pairs.
 
-use ndarray::{Array2, ArrayView2, Axis, s};
+use ndarray::{Array2, ArrayView2, s};
 
+use super::{KernelParams, KernelResidual, features, to_kernel};
 use crate::error::{Result, TrainError};
-use crate::gemm::{accumulate_gram, project};
+use crate::fit::TIE;
+use crate::fit::score::mean_row_cosine;
+use crate::gemm::project;
 use crate::linalg::solve_spd;
-
-/// The fitted correction: `residual(x) = exp(2γ(x·Lᵀ − 1)) · coef` for unit-length x.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KernelResidual {
-    /// m × d_in, unit rows.
-    pub landmarks: Array2<f32>,
-    /// m × d_out.
-    pub coef: Array2<f32>,
-    pub gamma: f32,
-}
-
-impl KernelResidual {
-    /// What [`apply`](Self::apply) relies on, for a residual read from a file: at least one
-    /// landmark, unit-length landmarks (so that x·l ≤ 1 and the exponent never overflows),
-    /// and a width γ that is finite and positive.
-    pub fn check(&self) -> Result<(), String> {
-        if self.landmarks.nrows() == 0 {
-            return Err("a kernel shim has at least one landmark; this one has none".into());
-        }
-        if !(self.gamma.is_finite() && self.gamma > 0.0 && (2.0 * self.gamma).is_finite()) {
-            return Err(format!(
-                "kernel.gamma is {}; a kernel width is a finite number > 0",
-                self.gamma
-            ));
-        }
-        check_unit_rows(self.landmarks.view(), "kernel.landmarks")
-    }
-
-    /// Kernel features of unit-length rows: n × m.
-    pub fn features(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
-        features(x, self.landmarks.view(), self.gamma)
-    }
-
-    /// The correction for unit-length rows of `x`: n × d_out.
-    pub fn apply(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
-        project(self.features(x).view(), self.coef.view(), None)
-    }
-
-    pub fn landmarks(&self) -> usize {
-        self.landmarks.nrows()
-    }
-
-    /// Free parameters: the landmarks are data, but they are stored and applied.
-    pub fn parameters(&self) -> usize {
-        self.landmarks.len() + self.coef.len() + 1
-    }
-}
-
-/// exp(2γ(x·lᵀ − 1)), computed in place over the product.
-fn features(x: ArrayView2<'_, f32>, landmarks: ArrayView2<'_, f32>, gamma: f32) -> Array2<f32> {
-    let mut k = project(x, landmarks.t(), None);
-    to_kernel(&mut k, gamma);
-    k
-}
-
-fn to_kernel(dots: &mut Array2<f32>, gamma: f32) {
-    let g = 2.0 * gamma;
-    dots.mapv_inplace(|d| (g * (d.min(1.0) - 1.0)).exp());
-}
-
-/// The hyper-parameters of one residual fit.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct KernelParams {
-    pub gamma: f64,
-    pub lambda: f64,
-    pub landmarks: usize,
-}
+use crate::stats::accumulate_gram;
 
 /// Kernel widths tried (γ on unit vectors: exp(−γ‖x − l‖²), ‖x − l‖² ∈ [0, 4]).
 pub const GAMMA_GRID: [f64; 5] = [0.5, 1.0, 2.0, 4.0, 8.0];
@@ -125,7 +48,7 @@ fn choose_landmarks(x: ArrayView2<'_, f32>, m: usize) -> Array2<f32> {
     if m >= x.nrows() {
         x.to_owned()
     } else {
-        crate::cluster::spherical_kmeans(x, m, 0)
+        crate::adapter::cluster::spherical_kmeans(x, m, 0)
     }
 }
 
@@ -237,7 +160,7 @@ pub fn tune(
                 let coef = coef.mapv(|v| v as f32);
                 let mut pred = project(k_val.view(), coef.view(), None);
                 pred += &base_val;
-                let score = mean_cosine(pred.view(), y_val);
+                let score = mean_row_cosine(pred.view(), y_val);
                 results.push((
                     KernelParams {
                         gamma,
@@ -260,13 +183,10 @@ pub fn tune(
     // best score among those.
     results
         .into_iter()
-        .filter(|r| r.1 >= best - LANDMARK_TIE)
+        .filter(|r| r.1 >= best - TIE)
         .max_by(|a, b| b.0.landmarks.cmp(&a.0.landmarks).then(a.1.total_cmp(&b.1)))
         .ok_or_else(|| TrainError::Linalg("no kernel fit succeeded".into()))
 }
-
-/// Held-out mean cosine within which fewer landmarks are preferred.
-pub const LANDMARK_TIE: f64 = 0.002;
 
 /// How many landmarks a kernel shim keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,47 +231,10 @@ impl KernelParams {
     }
 }
 
-/// Mean cosine between rows of `pred` and unit rows of `y`, in f64.
-pub fn mean_cosine(pred: ArrayView2<'_, f32>, y: ArrayView2<'_, f32>) -> f64 {
-    if pred.nrows() == 0 {
-        return f64::NAN;
-    }
-    let total: f64 = pred
-        .axis_iter(Axis(0))
-        .zip(y.axis_iter(Axis(0)))
-        .map(|(p, t)| {
-            let (dot, norm) = p
-                .iter()
-                .zip(t.iter())
-                .fold((0.0f64, 0.0f64), |(d, n), (&a, &b)| {
-                    (d + a as f64 * b as f64, n + a as f64 * a as f64)
-                });
-            if norm > 0.0 { dot / norm.sqrt() } else { 0.0 }
-        })
-        .sum();
-    total / pred.nrows() as f64
-}
-
-/// Rows that should be unit length are, to 1e-3 (a file's values are only checked here).
-pub(crate) fn check_unit_rows(rows: ArrayView2<'_, f32>, what: &str) -> Result<(), String> {
-    for (i, row) in rows.rows().into_iter().enumerate() {
-        let norm = row
-            .iter()
-            .map(|&v| (v as f64) * (v as f64))
-            .sum::<f64>()
-            .sqrt();
-        if (norm - 1.0).abs() > 1e-3 {
-            return Err(format!(
-                "row {i} of {what} has length {norm}, not 1 (the rows are unit vectors)"
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Axis;
     use rand::{Rng, SeedableRng};
 
     fn unit_rows(n: usize, d: usize, seed: u64) -> Array2<f32> {
@@ -442,7 +325,7 @@ mod tests {
         };
         let (params, score) = tuned(Landmarks::default());
         assert!(
-            score > mean_cosine(base.view(), yv.view()) + 0.05,
+            score > mean_row_cosine(base.view(), yv.view()) + 0.05,
             "{score}"
         );
         assert!(LAMBDA_GRID.contains(&params.lambda) && GAMMA_GRID.contains(&params.gamma));
@@ -452,7 +335,7 @@ mod tests {
         // Every input a landmark scores at most the tie margin better.
         let (all, all_score) = tuned(Landmarks::Fixed(n));
         assert_eq!(all.landmarks, n);
-        assert!(all_score <= score + LANDMARK_TIE, "{all_score} vs {score}");
+        assert!(all_score <= score + TIE, "{all_score} vs {score}");
         // A fixed count is kept; one above the inputs means every input.
         for (fixed, want) in [(37, 37), (5000, n)] {
             let (p, _) = tuned(Landmarks::Fixed(fixed));

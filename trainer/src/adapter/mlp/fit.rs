@@ -23,35 +23,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::{MlpParams, MlpResidual};
 use crate::error::{Result, TrainError};
 use crate::gemm::project;
 use crate::map::LinearMap;
-
-/// The trained adapter: its own affine part (trained from ridge) and the residual branch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MlpResidual {
-    /// A, d_in × d_out.
-    pub weight: Array2<f32>,
-    /// b, d_out.
-    pub bias: Array1<f32>,
-    /// W₁, d_in × hidden.
-    pub w1: Array2<f32>,
-    /// c, hidden.
-    pub c: Array1<f32>,
-    /// W₂, hidden × d_out.
-    pub w2: Array2<f32>,
-}
-
-impl MlpResidual {
-    /// What [`apply`](Self::apply) relies on, for a residual read from a file: at least
-    /// one hidden unit.
-    pub fn check(&self) -> Result<(), String> {
-        if self.w1.ncols() == 0 {
-            return Err("an MLP shim has at least one hidden unit; this one has none".into());
-        }
-        Ok(())
-    }
-}
 
 /// How to train; every field is a flag of `shimkit fit`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -115,6 +90,21 @@ impl MlpConfig {
     }
 }
 
+impl MlpConfig {
+    /// The parameters a run of this configuration records, having trained `epochs`.
+    pub fn params(&self, epochs: usize) -> MlpParams {
+        MlpParams {
+            hidden: self.hidden,
+            epochs,
+            learning_rate: self.learning_rate,
+            weight_decay: self.weight_decay,
+            batch: self.batch,
+            contrastive_weight: self.contrastive_weight,
+            temperature: self.temperature,
+        }
+    }
+}
+
 /// Most hidden units an MLP adapter may have.
 pub const MAX_HIDDEN: usize = 65_536;
 
@@ -142,39 +132,6 @@ pub struct Trained {
     /// Held-out score of the kept checkpoint (mean reciprocal rank of each pair's target
     /// among all held-out targets), when there was a held-out set.
     pub score: Option<f64>,
-}
-
-impl MlpResidual {
-    pub fn hidden(&self) -> usize {
-        self.w1.ncols()
-    }
-
-    pub fn parameters(&self) -> usize {
-        self.weight.len() + self.bias.len() + self.w1.len() + self.c.len() + self.w2.len()
-    }
-
-    /// The adapter's output for unit rows of `x`.
-    pub fn apply(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
-        let mut h = project(
-            x,
-            self.w1.view(),
-            Some(self.c.as_slice().expect("contiguous")),
-        );
-        h.mapv_inplace(gelu);
-        let mut out = project(
-            x,
-            self.weight.view(),
-            Some(self.bias.as_slice().expect("contiguous")),
-        );
-        out += &project(h.view(), self.w2.view(), None);
-        out
-    }
-}
-
-/// gelu, tanh approximation: 0.5·v·(1 + tanh(√(2/π)·(v + 0.044715·v³))).
-pub fn gelu(v: f32) -> f32 {
-    const K: f32 = 0.797_884_6; // √(2/π)
-    0.5 * v * (1.0 + (K * (v + 0.044_715 * v * v * v)).tanh())
 }
 
 fn device() -> Device {
@@ -315,8 +272,8 @@ pub fn train(
         .map_err(candle)
     };
     let p = Params {
-        a: var(base.weight.mapv(|v| v as f32))?,
-        b: var1(base.bias.mapv(|v| v as f32))?,
+        a: var(base.to_f32().0)?,
+        b: var1(base.to_f32().1)?,
         w1: var(w1)?,
         c: var1(Array1::zeros(cfg.hidden))?,
         w2: var(Array2::zeros((cfg.hidden, d_out)))?,
@@ -443,8 +400,8 @@ mod tests {
             base.weight.mapv(|v| v as f32).view(),
             Some(base.bias.mapv(|v| v as f32).as_slice().unwrap()),
         );
-        let before = crate::kernel::mean_cosine(ridge_pred.view(), yv.view());
-        let after = crate::kernel::mean_cosine(t.mlp.apply(xv.view()).view(), yv.view());
+        let before = crate::fit::score::mean_row_cosine(ridge_pred.view(), yv.view());
+        let after = crate::fit::score::mean_row_cosine(t.mlp.apply(xv.view()).view(), yv.view());
         assert!(
             t.epochs > 0 && after > before + 0.01,
             "ridge {before}, mlp {after} at epoch {}",

@@ -1,64 +1,18 @@
-//! Per-cluster affine maps, blended by soft assignment.
-//!
-//! One affine map bends every region of the space the same way; this adapter gives each of
-//! k regions its own. Spherical k-means on the (unit) source vectors finds k centroids
-//! C; a vector belongs to cluster c with weight a_c(x) = softmax_c(β·x·C_cᵀ), and
-//!
-//! ```text
-//! y(x) = Σ_c a_c(x) · (x·W_c + b_c)
-//! ```
-//!
-//! Each W_c is a weighted ridge regression shrunk toward the global map W:
-//! W_c = (S_xx,c + λI)⁻¹(S_xy,c + λW), with S the a_c-weighted, centred statistics; so a
-//! cluster with few pairs falls back to the global map instead of overfitting. k and β are
-//! chosen on held-out pairs, and k = 1 is the global map itself.
+//! Fitting the per-cluster maps: spherical k-means, the shrunk weighted ridge of each
+//! cluster, and the choice of k and β on held-out pairs.
 
 use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::{ClusterMaps, ClusterParams, softmax_rows};
 use crate::error::{Result, TrainError};
-use crate::gemm::{accumulate_gram, project};
+use crate::fit::TIE;
+use crate::fit::score::mean_row_cosine;
+use crate::gemm::project;
 use crate::linalg::solve_spd;
 use crate::map::LinearMap;
-
-/// The fitted adapter.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClusterMaps {
-    /// k × d_in, unit rows.
-    pub centroids: Array2<f32>,
-    /// k × d_in × d_out.
-    pub weights: Array3<f32>,
-    /// k × d_out.
-    pub biases: Array2<f32>,
-    /// β of the soft assignment.
-    pub temperature: f32,
-}
-
-impl ClusterMaps {
-    /// What [`apply`](Self::apply) relies on, for maps read from a file: at least one
-    /// cluster (with none the blend is empty and every answer all zeros), unit-length
-    /// centroids, and a finite, positive sharpness.
-    pub fn check(&self) -> Result<(), String> {
-        if self.centroids.nrows() == 0 {
-            return Err("a cluster shim has at least one cluster; this one has none".into());
-        }
-        if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return Err(format!(
-                "cluster.temperature is {}; the sharpness is a finite number > 0",
-                self.temperature
-            ));
-        }
-        crate::kernel::check_unit_rows(self.centroids.view(), "cluster.centroids")
-    }
-}
-
-/// The hyper-parameters of one fit.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct ClusterParams {
-    pub clusters: usize,
-    pub temperature: f64,
-}
+use crate::stats::accumulate_gram;
 
 /// Cluster counts tried (those leaving at least [`MIN_PER_CLUSTER`] pairs a cluster).
 pub const CLUSTER_GRID: [usize; 4] = [2, 4, 8, 16];
@@ -67,38 +21,6 @@ pub const TEMPERATURE_GRID: [f64; 3] = [5.0, 10.0, 20.0];
 /// Fewest pairs a cluster should average for a cluster count to be tried.
 pub const MIN_PER_CLUSTER: usize = 25;
 const KMEANS_ITERATIONS: usize = 25;
-
-impl ClusterMaps {
-    pub fn clusters(&self) -> usize {
-        self.centroids.nrows()
-    }
-
-    /// Soft assignments of unit rows: n × k, rows summing to 1.
-    pub fn assign(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
-        softmax_rows(project(x, self.centroids.t(), None), self.temperature)
-    }
-
-    /// The blended maps of unit rows of `x`: n × d_out.
-    pub fn apply(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
-        let a = self.assign(x);
-        let mut out = Array2::<f32>::zeros((x.nrows(), self.biases.ncols()));
-        for c in 0..self.clusters() {
-            let b = self.biases.row(c);
-            let y = project(
-                x,
-                self.weights.index_axis(Axis(0), c),
-                Some(b.as_slice().expect("contiguous")),
-            );
-            let w = a.column(c);
-            out.zip_mut_with(&(&y * &w.insert_axis(Axis(1))), |o, &v| *o += v);
-        }
-        out
-    }
-
-    pub fn parameters(&self) -> usize {
-        self.centroids.len() + self.weights.len() + self.biases.len() + 1
-    }
-}
 
 fn weighted_mean(
     m: ArrayView2<'_, f32>,
@@ -110,16 +32,6 @@ fn weighted_mean(
         sum.zip_mut_with(&row, |s, &v| *s += wi as f64 * v as f64);
     }
     sum / total
-}
-
-fn softmax_rows(mut logits: Array2<f32>, beta: f32) -> Array2<f32> {
-    for mut row in logits.rows_mut() {
-        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-        row.mapv_inplace(|v| (beta * (v - max)).exp());
-        let sum: f32 = row.sum();
-        row.mapv_inplace(|v| v / sum);
-    }
-    logits
 }
 
 /// Spherical k-means: k unit centroids of unit rows, seeded k-means++ then Lloyd steps.
@@ -257,10 +169,7 @@ pub fn tune(
             temperature,
         };
         let maps = fit_clusters(x_tr, y_tr, global, lambda, params, seed)?;
-        Ok((
-            params,
-            crate::kernel::mean_cosine(maps.apply(x_val).view(), y_val),
-        ))
+        Ok((params, mean_row_cosine(maps.apply(x_val).view(), y_val)))
     };
     let better = |best: Option<(ClusterParams, f64)>, found: (ClusterParams, f64)| match best {
         Some(b) if b.1 >= found.1 => Some(b),
@@ -280,9 +189,7 @@ pub fn tune(
         by_k.push(score(k, middle)?);
     }
     let top = by_k.iter().map(|r| r.1).fold(f64::NEG_INFINITY, f64::max);
-    let mut best = by_k
-        .into_iter()
-        .find(|r| r.1 >= top - crate::kernel::LANDMARK_TIE);
+    let mut best = by_k.into_iter().find(|r| r.1 >= top - TIE);
     if let Some((p, _)) = best {
         for t in TEMPERATURE_GRID.into_iter().filter(|&t| t != middle) {
             best = better(best, score(p.clusters, t)?);
