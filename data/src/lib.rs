@@ -53,7 +53,7 @@ pub use atomic::{
 pub use contain::{catch_decoder_panic, contain, install_panic_filter};
 pub use dataset::{Coverage, EvalSet, ModelFiles, Split};
 pub use error::{DataError, Result};
-pub use pairs::{PairedEmbeddings, pair_tables};
+pub use pairs::{PairedEmbeddings, pair_tables, pair_tables_where};
 pub use prefetch::{FromPanic, Prefetch};
 pub use qrels::Qrels;
 pub use reader::{BatchReader, ReadOptions, layouts, read_ids, read_table};

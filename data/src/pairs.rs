@@ -34,19 +34,8 @@ impl PairedEmbeddings {
 /// intersection is an error that shows an id from each side, since the usual cause is ids
 /// written differently (`"42"` against `"doc-42"`).
 pub fn pair_tables(old: &EmbeddingTable, new: &EmbeddingTable) -> Result<PairedEmbeddings> {
-    let index: HashMap<&str, usize> = new
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
-    let matched: Vec<(usize, usize)> = old
-        .ids
-        .iter()
-        .enumerate()
-        .filter_map(|(i, id)| index.get(id.as_str()).map(|&j| (i, j)))
-        .collect();
-    if matched.is_empty() {
+    let pairs = pair_tables_where(old, new, |_| true);
+    if pairs.is_empty() {
         return Err(DataError::EmptyIntersection {
             old: old.source.clone(),
             new: new.source.clone(),
@@ -55,6 +44,32 @@ pub fn pair_tables(old: &EmbeddingTable, new: &EmbeddingTable) -> Result<PairedE
             old_example: old.ids.first().cloned().unwrap_or_default(),
             new_example: new.ids.first().cloned().unwrap_or_default(),
         });
+    }
+    Ok(pairs)
+}
+
+/// [`pair_tables`], keeping only the ids that pass `keep` (the counts of ids on one side
+/// only are of all ids); an empty result is the caller's to judge.
+pub fn pair_tables_where(
+    old: &EmbeddingTable,
+    new: &EmbeddingTable,
+    keep: impl Fn(&str) -> bool,
+) -> PairedEmbeddings {
+    let index: HashMap<&str, usize> = new
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut both = 0;
+    let mut matched: Vec<(usize, usize)> = Vec::new();
+    for (i, id) in old.ids.iter().enumerate() {
+        if let Some(&j) = index.get(id.as_str()) {
+            both += 1;
+            if keep(id) {
+                matched.push((i, j));
+            }
+        }
     }
     let (d_old, d_new) = (old.dim(), new.dim());
     let mut old_rows = Array2::zeros((matched.len(), d_old));
@@ -65,11 +80,11 @@ pub fn pair_tables(old: &EmbeddingTable, new: &EmbeddingTable) -> Result<PairedE
         new_rows.row_mut(k).assign(&new.vectors.row(j));
         ids.push(old.ids[i].clone());
     }
-    Ok(PairedEmbeddings {
-        only_old: old.len() - matched.len(),
-        only_new: new.len() - matched.len(),
+    PairedEmbeddings {
+        only_old: old.len() - both,
+        only_new: new.len() - both,
         ids,
         old: old_rows,
         new: new_rows,
-    })
+    }
 }

@@ -167,8 +167,8 @@ pub fn finish(
 /// Every fitted shim as `<dir>/<side>-<method>.safetensors`, and the training ids.
 fn save_shims(evaluation: &Evaluation, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (name, shim) in &evaluation.shims {
-        let path = dir.join(format!("{}.safetensors", name.replace(':', "-")));
+    for (key, shim) in &evaluation.shims {
+        let path = dir.join(format!("{}.safetensors", key.file_stem()));
         artifact::save(shim, &path).with_context(|| format!("writing {}", path.display()))?;
     }
     let ids = evaluation.train_ids.join("\n") + "\n";

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::Serialize;
 use shimkit_data::{Coverage, EvalSet, ReadOptions, Split, TableSource, TableSummary, summarize};
+use shimkit_trainer::human_bytes;
 
 use crate::cli::InspectArgs;
 use crate::progress::rows_bar;
@@ -218,7 +219,7 @@ fn print_table(s: &TableSummary) {
     println!(
         "files     {} ({}, {groups} row group(s))",
         s.files.len(),
-        human_bytes(bytes)
+        human_bytes(bytes as f64)
     );
     for f in &s.files {
         println!(
@@ -226,7 +227,7 @@ fn print_table(s: &TableSummary) {
             f.path.display(),
             f.rows,
             f.row_groups,
-            human_bytes(f.bytes),
+            human_bytes(f.bytes as f64),
             f.compression.join("/")
         );
     }
@@ -269,7 +270,7 @@ fn print_set(r: &SetReport) {
             s.rows,
             s.dim.map(|d| d.to_string()).unwrap_or_else(|| "?".into()),
             s.element_type,
-            human_bytes(s.files.iter().map(|f| f.bytes).sum()),
+            human_bytes(s.files.iter().map(|f| f.bytes).sum::<u64>() as f64),
             s.norms
                 .as_ref()
                 .map(|n| format!("{:.4}", n.mean))
@@ -310,20 +311,5 @@ fn print_set(r: &SetReport) {
         for p in &r.problems {
             println!("  - {p}");
         }
-    }
-}
-
-pub(crate) fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }

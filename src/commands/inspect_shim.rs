@@ -7,7 +7,7 @@ use serde::Serialize;
 use shimkit_trainer::{Shim, ShimMeta, artifact};
 
 use super::fit::{candidate_row, candidates_header};
-use super::inspect::human_bytes;
+use shimkit_trainer::human_bytes;
 
 /// Whether `path` names a shim artifact rather than a table.
 pub fn is_shim(path: &Path) -> bool {
@@ -51,7 +51,7 @@ fn print(r: &ShimReport<'_>) {
     println!(
         "shim        {} ({}, {} stored values)",
         r.file,
-        human_bytes(r.file_bytes),
+        human_bytes(r.file_bytes as f64),
         r.stored_values
     );
     println!(

@@ -85,11 +85,10 @@ pub fn render(r: &EvalReport, command: &str) -> anyhow::Result<String> {
         s.push_str("</table>");
     }
     let c = &r.cost;
-    let i = &c.inputs;
     let _ = write!(
         s,
-        "<h2>Cost</h2><p>At {} documents of {} tokens, ${} per million tokens, {} documents/s (stated inputs; flags of <code>shimkit eval</code>):</p><table><tr><th>re-embedded</th><th>tokens</th><th>US$</th><th>hours</th></tr>",
-        i.docs, i.tokens_per_doc, i.usd_per_million_tokens, i.embed_docs_per_second
+        "<h2>Cost</h2><p>At {} (stated inputs; flags of <code>shimkit eval</code>):</p><table><tr><th>re-embedded</th><th>tokens</th><th>US$</th><th>hours</th></tr>",
+        esc(&super::cost_inputs(c))
     );
     for e in &c.reembed {
         let _ = write!(
@@ -101,15 +100,10 @@ pub fn render(r: &EvalReport, command: &str) -> anyhow::Result<String> {
             e.hours
         );
     }
-    let m = &c.measured;
     let _ = write!(
         s,
-        "</table><p>Shim, measured in this run: fit {:.2} s on {} pairs; projection {:.0} vectors/s ({:.2} h for the corpus); {:.1} µs to map one query.</p>",
-        m.fit_seconds,
-        m.fit_pairs,
-        m.project_vectors_per_second,
-        c.shim_project_hours,
-        m.query_map_microseconds
+        "</table><p>Shim, measured in this run: {}.</p>",
+        esc(&super::shim_cost(c))
     );
     s.push_str("<h2>Fits</h2><table><tr><th>direction</th><th>method</th><th>chosen</th><th>λ</th><th>rank</th><th>held-out cosine</th><th>seconds</th></tr>");
     for f in &r.fits {

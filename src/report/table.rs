@@ -87,12 +87,7 @@ pub fn render(r: &EvalReport) -> String {
         }
     }
     let c = &r.cost;
-    let i = &c.inputs;
-    let _ = writeln!(
-        s,
-        "\ncost at {} documents ({} tokens each, ${}/M tokens, {} docs/s):",
-        i.docs, i.tokens_per_doc, i.usd_per_million_tokens, i.embed_docs_per_second
-    );
+    let _ = writeln!(s, "\ncost at {}:", super::cost_inputs(c));
     for e in &c.reembed {
         let _ = writeln!(
             s,
@@ -102,16 +97,7 @@ pub fn render(r: &EvalReport) -> String {
             e.hours
         );
     }
-    let m = &c.measured;
-    let _ = writeln!(
-        s,
-        "  shim: fit {:.2} s on {} pairs; project {:.0} vectors/s ({:.2} h for the corpus); map one query {:.1} µs",
-        m.fit_seconds,
-        m.fit_pairs,
-        m.project_vectors_per_second,
-        c.shim_project_hours,
-        m.query_map_microseconds
-    );
+    let _ = writeln!(s, "  shim: {}", super::shim_cost(c));
     let rec = &r.recommendation;
     let _ = writeln!(s, "\nrecommendation: {}", rec.path);
     let _ = writeln!(s, "  {}", rec.reason);

@@ -1,6 +1,6 @@
 //! The projection X·W, the product on every shim's hot path: faer's `matmul`, and for one
 //! to three rows (a server's single query) a matrix-vector kernel that streams `W` once per
-//! row, 30% faster than faer's there (`cargo bench --bench gemm`, figures in BENCHMARKS.md;
+//! row, faster than faer's there (`cargo bench --bench gemm`, figures in BENCHMARKS.md;
 //! pure Rust, parallel with rayon). The products of the fits are in `stats`.
 
 use faer::linalg::matmul::matmul;

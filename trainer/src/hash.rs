@@ -9,6 +9,27 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// What a seeded hash or random stream is for. Each use has its own, so that one never
+/// shifts another; the values are part of what makes a run reproducible (from Python too),
+/// so they never change.
+pub mod stream {
+    /// Whether a pair is held out ([`super::Split`]).
+    pub const HELD_OUT: u64 = 1;
+    /// Which tuning fold a pair joins.
+    pub const FOLD: u64 = 2;
+    /// The order in which an evaluation samples training documents and a backfill
+    /// re-embeds them.
+    pub const SAMPLE: u64 = 3;
+    /// Which held-out and adapter pairs a fit keeps as vectors.
+    pub const KEEP: u64 = 4;
+    /// The MLP's initial weights and batches (xor'd into the seed).
+    pub const MLP: u64 = 0x4D4C_5000;
+    /// Spherical k-means' first centroids (xor'd into the seed).
+    pub const KMEANS: u64 = 0xC1C5_7E25;
+    /// The bootstrap's draws (xor'd into the seed).
+    pub const BOOTSTRAP: u64 = 0xB007_57A9;
+}
+
 /// SplitMix64 finaliser: spreads a seed, a purpose and an id hash over 64 bits.
 pub fn mix(seed: u64, purpose: u64, h: u64) -> u64 {
     let mut x =
@@ -45,10 +66,10 @@ impl Split {
 
     /// The part of the pair whose id hashes (FNV-1a) to `id_hash`.
     pub fn part(&self, id_hash: u64) -> Part {
-        if mix(self.seed, 1, id_hash) < self.cut {
+        if mix(self.seed, stream::HELD_OUT, id_hash) < self.cut {
             Part::HeldOut
         } else {
-            Part::Fold((mix(self.seed, 2, id_hash) % self.folds) as usize)
+            Part::Fold((mix(self.seed, stream::FOLD, id_hash) % self.folds) as usize)
         }
     }
 }

@@ -34,6 +34,7 @@
 
 pub mod adapter;
 pub mod artifact;
+mod clock;
 mod direction;
 mod error;
 mod gemm;
@@ -55,6 +56,7 @@ pub mod methods;
 mod stats;
 
 pub use adapter::{cluster, kernel, mlp};
+pub use clock::now_rfc3339;
 pub use direction::Direction;
 pub use error::{Result, TrainError};
 pub use gemm::project;

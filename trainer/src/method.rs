@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 /// Which shim to fit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     Ridge,

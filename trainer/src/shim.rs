@@ -99,7 +99,7 @@ impl ShimMeta {
             heldout_pairs: 0,
             candidates: Vec::new(),
             shimkit_version: env!("CARGO_PKG_VERSION").to_owned(),
-            created: crate::artifact::now_rfc3339(),
+            created: crate::clock::now_rfc3339(),
             normalize_input: true,
             normalize_output: true,
             adapter: None,

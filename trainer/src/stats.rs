@@ -3,6 +3,11 @@
 //! Every closed-form shim here (ridge, Procrustes, reduced-rank) and its validation error
 //! is a function of n, Σx, Σy, XᵀX, XᵀY and Σ‖y‖², so a fit over any number of pairs needs
 //! memory for these alone: O(d_in·(d_in + d_out)), not O(n).
+//!
+//! Their products are the fits' hot path, each with the kernel that measured fastest on its
+//! shape (`cargo bench --bench gemm`): XᵀX with faer's triangular product, the lower half
+//! only (it is symmetric); XᵀY with the `gemm` crate called directly (faer's `matmul` was
+//! slower on this transposed-left shape).
 
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Par};

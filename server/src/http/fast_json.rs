@@ -1,8 +1,8 @@
 //! A reader for the one JSON shape that single-vector calls send,
 //! `{"vectors": [[n, ...], ...]}` with an optional `"normalize": true|false` after it,
-//! three times faster than serde_json's: it reads eight digits at a time where serde_json
-//! reads one (768 numbers as Python writes them, 17 digits each: 5.6 µs against
-//! 18.5 µs), and that parse was the largest cost of a JSON call after the product itself.
+//! faster than serde_json's: it reads eight digits at a time where serde_json reads one,
+//! and that parse was the largest cost of a JSON call after the product itself
+//! (BENCHMARKS.md has the figures).
 //!
 //! It is an accelerator, not a second parser with its own rules. [`read_request`] answers
 //! `Some` only for a body that serde_json accepts as a `ProjectRequest`, and then with

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
+use axum::{Extension, Router};
 
 pub mod body;
 pub mod encoding;
@@ -40,11 +40,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         };
         router = router.merge(paths);
     }
+    let document = openapi::StaticDocument(Arc::new(openapi::full(ROUTES)));
     router
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         // Chunked bodies have no length to refuse up front: this counts their bytes.
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .layer(from_fn_with_state(state.clone(), middleware::track))
+        .layer(Extension(document))
         .with_state(state)
 }

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::encoding::{DIM_HEADER, ROWS_HEADER};
 use super::error::{ErrorBody, ErrorDetail};
-use super::routes::ROUTES;
+use super::routes::Route;
 use super::types::*;
 use crate::state::AppState;
 
@@ -47,13 +47,18 @@ use crate::state::AppState;
 )]
 pub struct ApiDoc;
 
-/// The whole static document: [`ApiDoc`] with every route's paths.
-pub fn full() -> utoipa::openapi::OpenApi {
+/// The static document, built once by the router from its routes and handed to the
+/// handler that serves it (so that this file needs no route table, and no route this file).
+#[derive(Debug, Clone)]
+pub struct StaticDocument(pub std::sync::Arc<Value>);
+
+/// The whole static document: [`ApiDoc`] with the paths of `routes`, as JSON.
+pub fn full(routes: &[Route]) -> Value {
     let mut doc = ApiDoc::openapi();
-    for route in ROUTES {
+    for route in routes {
         doc.merge((route.doc)());
     }
-    doc
+    serde_json::to_value(doc).unwrap_or(Value::Null)
 }
 
 /// The `api_key` scheme the `/v1` routes name: `Authorization: Bearer KEY` (`X-API-Key`
@@ -70,10 +75,10 @@ impl Modify for ApiKeyAuth {
     }
 }
 
-/// The document this server serves, as JSON text: [`full`] made true of the running
-/// server (see [`for_server`]).
-pub fn document(state: &AppState) -> String {
-    let doc = for_server(state);
+/// The document this server serves, as JSON text: the static document `full` made true
+/// of the running server (see [`for_server`]).
+pub fn document(full: &Value, state: &AppState) -> String {
+    let doc = for_server(full.clone(), state);
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
@@ -86,8 +91,7 @@ pub fn document(state: &AppState) -> String {
 ///   that shim's input dimension, batch limit and value range in the body's schema, since
 ///   a schema cannot tie a body to a path parameter's value. A vector must also not be all
 ///   zeros when the shim normalises its inputs (it has no direction).
-pub fn for_server(state: &AppState) -> Value {
-    let mut doc = serde_json::to_value(full()).unwrap_or(Value::Null);
+pub fn for_server(mut doc: Value, state: &AppState) -> Value {
     if !state.keys.load().enabled() {
         if let Some(paths) = doc["paths"].as_object_mut() {
             for op in paths.values_mut().filter_map(Value::as_object_mut) {

@@ -9,8 +9,8 @@ use shimkit_trainer::{artifact, hash::fnv1a};
 use super::LoadedShim;
 
 /// Size, modification time and inode: a reload that finds all three as they were skips
-/// reading and hashing the file (which, for every file on every reload, made the p99 of
-/// requests during reload churn 2.5 ms). File times are coarse (a few ms on ext4), so,
+/// reading and hashing the file (reading and hashing every file on every reload showed in
+/// the tail latency of requests during reloads, BENCHMARKS.md). File times are coarse, so,
 /// as git does with its index, a stamp is only trusted for a file last modified well
 /// before it was read: a write within the same tick could otherwise go unseen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ pub(super) fn load_version(
         version,
         file: file.to_path_buf(),
         file_bytes: bytes.len() as u64,
-        loaded_at: artifact::now_rfc3339(),
+        loaded_at: shimkit_trainer::now_rfc3339(),
         stamp: Mutex::new(stamp),
     };
     let change = if current.is_some() {

@@ -16,7 +16,7 @@ pub struct Resamples {
 
 impl Resamples {
     pub fn new(n: usize, count: usize, seed: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xB007_57A9);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ crate::hash::stream::BOOTSTRAP);
         let draws = if n == 0 {
             Vec::new()
         } else {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use ndarray::Array2;
 use serde::Serialize;
-use shimkit_data::{EmbeddingTable, Qrels, normalize_rows};
+use shimkit_data::{EmbeddingTable, Qrels, normalize_rows, pair_tables_where};
 
 use crate::error::{Result, TrainError};
 use crate::eval::metrics::Judged;
@@ -62,7 +62,9 @@ impl EvalData {
                 )));
             }
         }
-        let (doc_ids, od, nd, only_old, only_new) = join(old_docs, new_docs, |_| true);
+        let docs = pair_tables_where(old_docs, new_docs, |_| true);
+        let (doc_ids, od, nd, only_old, only_new) =
+            (docs.ids, docs.old, docs.new, docs.only_old, docs.only_new);
         if doc_ids.is_empty() {
             return Err(invalid(format!(
                 "{} and {} share no document ids",
@@ -82,8 +84,14 @@ impl EvalData {
                 .get(id)
                 .is_some_and(|j| j.iter().any(|(_, g)| *g >= 1))
         };
-        let (query_ids, oq, nq, q_only_old, q_only_new) =
-            join(old_queries, new_queries, |id| relevant(id));
+        let queries = pair_tables_where(old_queries, new_queries, relevant);
+        let (query_ids, oq, nq, q_only_old, q_only_new) = (
+            queries.ids,
+            queries.old,
+            queries.new,
+            queries.only_old,
+            queries.only_new,
+        );
         let both_queries: usize = {
             let new: std::collections::HashSet<&str> =
                 new_queries.ids.iter().map(String::as_str).collect();
@@ -145,45 +153,6 @@ impl EvalData {
         };
         Ok((data, notes))
     }
-}
-
-type Joined = (Vec<String>, Array2<f32>, Array2<f32>, usize, usize);
-
-/// Rows of `old` whose id is in `new` too and passes `keep`, in `old`'s order.
-fn join(old: &EmbeddingTable, new: &EmbeddingTable, keep: impl Fn(&str) -> bool) -> Joined {
-    let new_row: HashMap<&str, usize> = new
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
-    let mut ids = Vec::new();
-    let mut rows = Vec::new();
-    let mut only_old = 0;
-    for (i, id) in old.ids.iter().enumerate() {
-        match new_row.get(id.as_str()) {
-            Some(&j) => {
-                if keep(id) {
-                    ids.push(id.clone());
-                    rows.push((i, j));
-                }
-            }
-            None => only_old += 1,
-        }
-    }
-    let paired = old.ids.len() - only_old;
-    let only_new = new.ids.len() - paired;
-    let take = |t: &EmbeddingTable, pick: &dyn Fn(&(usize, usize)) -> usize| {
-        let d = t.dim();
-        let mut m = Array2::zeros((rows.len(), d));
-        for (r, p) in rows.iter().enumerate() {
-            m.row_mut(r).assign(&t.vectors.row(pick(p)));
-        }
-        m
-    };
-    let o = take(old, &|p| p.0);
-    let n = take(new, &|p| p.1);
-    (ids, o, n, only_old, only_new)
 }
 
 fn invalid(message: String) -> TrainError {

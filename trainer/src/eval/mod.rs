@@ -7,24 +7,41 @@
 //! scores each by exact search with the BEIR metrics, with paired-bootstrap intervals on
 //! its retention of the full re-embed's nDCG. The verdict goes by the interval's lower
 //! bound. Reading files and rendering the report are the caller's.
+//!
+//! - [`config`]: what to evaluate and what comes back;
+//! - [`shims`]: the shims fitted on the training documents, keyed by side and method;
+//! - [`paths`]: every path, one small builder a family, over one shared context;
+//! - [`searcher`]: the seam to the index searched (exact in process, or a database);
+//! - [`scoring`], [`metrics`], [`bootstrap`]: the scores and their intervals;
+//! - [`curve`], [`cost`], [`recommend`], [`report`]: the rest of the report.
 
 mod bootstrap;
+mod config;
 mod cost;
 mod csls;
+mod curve;
 mod data;
 pub mod metrics;
+mod paths;
 mod recommend;
 mod report;
 mod run;
+mod scoring;
 mod search;
+mod searcher;
+mod shims;
 
 pub use bootstrap::Resamples;
+pub use config::{EvalConfig, Evaluation, RRF_K, default_train_pairs, sample_order};
 pub use cost::{CostInputs, CostReport, ReembedCost, ShimTimings};
 pub use csls::{CSLS_K, csls_offsets};
 pub use data::{AlignNotes, EvalData};
+pub use paths::{Baselines, Context, FAMILIES, Family, Path};
 pub use recommend::recommend;
 pub use report::{
     CurvePoint, CurveSide, EvalReport, FitRecord, PathKind, PathResult, Recommendation,
 };
-pub use run::{EvalConfig, Evaluation, RRF_K, default_train_pairs, evaluate, sample_order};
+pub use run::{evaluate, evaluate_with};
 pub use search::{Hit, Ranking, TopK, rank_order, search, search_offset, search_subset};
+pub use searcher::{Docs, Exact, Searcher};
+pub use shims::{MethodShims, ShimKey, Side};

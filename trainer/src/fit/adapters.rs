@@ -3,8 +3,9 @@
 
 use ndarray::{Array2, ArrayView2, Axis};
 
+use super::choose::{parameters, ridge_lambda_for};
 use super::score::mean_row_cosine;
-use super::{Candidate, FitConfig, Method, parameters, ridge_lambda_for};
+use super::{Candidate, FitConfig, Method};
 use crate::adapter::cluster;
 use crate::adapter::kernel;
 use crate::adapter::mlp::{self, MlpConfig};

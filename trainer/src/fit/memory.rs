@@ -7,7 +7,8 @@
 //! sample of pairs. 65,536-d inputs need 32 GiB for one XᵀX alone, so a fit that would not
 //! fit is refused up front, with the estimate, instead of aborting in the allocator.
 
-use super::{FLUSH_ROWS, FitConfig, Method};
+use super::accumulate::FLUSH_ROWS;
+use super::{FitConfig, Method};
 use crate::cluster::CLUSTER_GRID;
 use crate::kernel::MAX_LANDMARKS;
 

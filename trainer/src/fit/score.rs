@@ -5,6 +5,9 @@ use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::map::LinearMap;
 
+/// Ties closer than this go to the candidate with fewer parameters.
+pub const TIE: f64 = 0.002;
+
 /// Mean cosine between `x·W + b` and `y` (rows of `y` are unit length), accumulated in f64.
 pub fn mean_cosine(map: &LinearMap, x: &Array2<f32>, y: &Array2<f32>) -> f64 {
     if x.nrows() == 0 {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -11,6 +12,7 @@ use axum::{Json, Router};
 use utoipa::OpenApi;
 
 use super::{Access, Route};
+use crate::http::openapi::{self, StaticDocument};
 use crate::http::types::{Health, LoadFailureInfo, Ready};
 use crate::state::AppState;
 
@@ -94,10 +96,13 @@ pub async fn metrics(State(s): State<Arc<AppState>>) -> Response {
 /// This API's OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/openapi.json", tag = "health",
     responses((status = 200, description = "The OpenAPI document", body = Object)))]
-pub async fn openapi(State(s): State<Arc<AppState>>) -> Response {
+pub async fn openapi(
+    State(s): State<Arc<AppState>>,
+    Extension(document): Extension<StaticDocument>,
+) -> Response {
     (
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        super::super::openapi::document(&s),
+        openapi::document(&document.0, &s),
     )
         .into_response()
 }

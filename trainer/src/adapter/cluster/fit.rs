@@ -2,13 +2,10 @@
 //! cluster, and the choice of k and β on held-out pairs.
 
 use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 use super::{ClusterMaps, ClusterParams, softmax_rows};
 use crate::error::{Result, TrainError};
-use crate::fit::TIE;
-use crate::fit::score::mean_row_cosine;
+use crate::fit::score::{TIE, mean_row_cosine};
 use crate::gemm::project;
 use crate::linalg::solve_spd;
 use crate::map::LinearMap;
@@ -20,7 +17,6 @@ pub const CLUSTER_GRID: [usize; 4] = [2, 4, 8, 16];
 pub const TEMPERATURE_GRID: [f64; 3] = [5.0, 10.0, 20.0];
 /// Fewest pairs a cluster should average for a cluster count to be tried.
 pub const MIN_PER_CLUSTER: usize = 25;
-const KMEANS_ITERATIONS: usize = 25;
 
 fn weighted_mean(
     m: ArrayView2<'_, f32>,
@@ -34,69 +30,6 @@ fn weighted_mean(
     sum / total
 }
 
-/// Spherical k-means: k unit centroids of unit rows, seeded k-means++ then Lloyd steps.
-pub fn spherical_kmeans(x: ArrayView2<'_, f32>, k: usize, seed: u64) -> Array2<f32> {
-    let n = x.nrows();
-    let k = k.clamp(1, n.max(1));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xC1C5_7E25);
-    let mut chosen = vec![rng.random_range(0..n)];
-    // k-means++: the next centroid drawn with probability ∝ its distance to the nearest.
-    let mut best = vec![f32::NEG_INFINITY; n];
-    while chosen.len() < k {
-        let last = x.row(*chosen.last().expect("one chosen"));
-        for (i, b) in best.iter_mut().enumerate() {
-            *b = b.max(x.row(i).dot(&last));
-        }
-        let dist: Vec<f64> = best.iter().map(|&c| (1.0 - c as f64).max(0.0)).collect();
-        let total: f64 = dist.iter().sum();
-        if total <= 0.0 {
-            break;
-        }
-        let mut t = rng.random::<f64>() * total;
-        let pick = dist
-            .iter()
-            .position(|&d| {
-                t -= d;
-                t <= 0.0
-            })
-            .unwrap_or(n - 1);
-        chosen.push(pick);
-    }
-    let mut centroids = x.select(Axis(0), &chosen);
-    for _ in 0..KMEANS_ITERATIONS {
-        let sims = project(x, centroids.t(), None);
-        let mut sums = Array2::<f64>::zeros(centroids.dim());
-        for (i, row) in sims.rows().into_iter().enumerate() {
-            let c = argmax(row.as_slice().expect("contiguous"));
-            sums.row_mut(c)
-                .zip_mut_with(&x.row(i), |s, &v| *s += v as f64);
-        }
-        let mut moved = false;
-        for (c, sum) in sums.rows().into_iter().enumerate() {
-            let norm = sum.dot(&sum).sqrt();
-            // An empty cluster keeps its centroid.
-            if norm > 0.0 {
-                let new: Array1<f32> = sum.mapv(|v| (v / norm) as f32);
-                moved |= new != centroids.row(c);
-                centroids.row_mut(c).assign(&new);
-            }
-        }
-        if !moved {
-            break;
-        }
-    }
-    centroids
-}
-
-fn argmax(v: &[f32]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| {
-            if x > bv { (i, x) } else { (bi, bv) }
-        })
-        .0
-}
-
 /// Fits the adapter on unit rows `x` → `y`, each cluster's map shrunk toward `global`
 /// with penalty `lambda` (on the scale of XᵀX).
 pub fn fit_clusters(
@@ -108,7 +41,7 @@ pub fn fit_clusters(
     seed: u64,
 ) -> Result<ClusterMaps> {
     let (d_in, d_out) = (x.ncols(), y.ncols());
-    let centroids = spherical_kmeans(x, params.clusters, seed);
+    let centroids = crate::fit::kmeans::spherical_kmeans(x, params.clusters, seed);
     let k = centroids.nrows();
     let a = softmax_rows(project(x, centroids.t(), None), params.temperature as f32);
     let mut weights = Array3::<f32>::zeros((k, d_in, d_out));
@@ -176,8 +109,8 @@ pub fn tune(
         _ => Some(found),
     };
     // k at the middle sharpness, then the sharpness at the best k: each fit costs k
-    // d_in × d_in solves, and the full grid cost 2.4× as much for the same choices on
-    // Cranfield.
+    // d_in × d_in solves, and the full grid cost more than twice as much for the same
+    // choices on Cranfield.
     // Applying costs k affine maps a vector, so, as for the kernel's landmarks, the fewest
     // clusters within the tie margin of the best score win.
     let middle = TEMPERATURE_GRID[TEMPERATURE_GRID.len() / 2];
@@ -201,6 +134,9 @@ pub fn tune(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fit::kmeans::spherical_kmeans;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     fn unit(v: Array2<f32>) -> Array2<f32> {
         shimkit_data::normalize_rows(v)

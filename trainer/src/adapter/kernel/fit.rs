@@ -5,8 +5,7 @@ use ndarray::{Array2, ArrayView2, s};
 
 use super::{KernelParams, KernelResidual, features, to_kernel};
 use crate::error::{Result, TrainError};
-use crate::fit::TIE;
-use crate::fit::score::mean_row_cosine;
+use crate::fit::score::{TIE, mean_row_cosine};
 use crate::gemm::project;
 use crate::linalg::solve_spd;
 use crate::stats::accumulate_gram;
@@ -48,7 +47,7 @@ fn choose_landmarks(x: ArrayView2<'_, f32>, m: usize) -> Array2<f32> {
     if m >= x.nrows() {
         x.to_owned()
     } else {
-        crate::adapter::cluster::spherical_kmeans(x, m, 0)
+        crate::fit::kmeans::spherical_kmeans(x, m, 0)
     }
 }
 

@@ -254,7 +254,7 @@ pub fn train(
         return Err(TrainError::TooFewPairs { pairs: 0, min: 1 });
     }
     let dev = device();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4D4C_5000);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ crate::hash::stream::MLP);
     // W₁ ~ U(±√3), variance 1: x has unit length (not unit-variance coordinates, which
     // the usual fan-in scaling assumes), so x·W₁ has unit variance and gelu works in its
     // non-linear range. Fan-in scaling left the hidden layer nearly linear, and the MLP

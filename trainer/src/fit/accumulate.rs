@@ -1,0 +1,308 @@
+//! Gathering pairs into what a fit needs, batch by batch, in memory that does not grow with
+//! the number of pairs; and finishing the fit: tune, score, choose, refit.
+
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+
+use super::adapters::{adapter_candidate, fit_adapter, with_own_affine};
+use super::choose::{build, choose, tune_and_score};
+use super::reservoir::Reservoir;
+use super::{FitConfig, FitOutcome};
+use crate::adapter::AdapterParams;
+use crate::error::{Result, TrainError};
+use crate::hash::{Fingerprint, Part, Split, fnv1a, mix, stream};
+use crate::method::Method;
+use crate::methods;
+use crate::stats::PairStats;
+
+/// Rows gathered for one part of the split before they go through the GEMM together.
+pub(super) const FLUSH_ROWS: usize = 4096;
+
+struct PartBuffer {
+    stats: PairStats,
+    x: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl PartBuffer {
+    fn new(d_in: usize, d_out: usize) -> Self {
+        PartBuffer {
+            stats: PairStats::new(d_in, d_out),
+            x: Vec::with_capacity(FLUSH_ROWS * d_in),
+            y: Vec::with_capacity(FLUSH_ROWS * d_out),
+        }
+    }
+
+    fn push(&mut self, x: &[f32], y: &[f32]) {
+        self.x.extend_from_slice(x);
+        self.y.extend_from_slice(y);
+        if self.x.len() >= FLUSH_ROWS * self.stats.d_in() {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let rows = self.x.len() / self.stats.d_in().max(1);
+        if rows > 0 {
+            let x =
+                ArrayView2::from_shape((rows, self.stats.d_in()), &self.x).expect("buffer shape");
+            let y =
+                ArrayView2::from_shape((rows, self.stats.d_out()), &self.y).expect("buffer shape");
+            self.stats.add(x, y);
+        }
+        self.x.clear();
+        self.y.clear();
+    }
+}
+
+/// Gathers pairs batch by batch into what a fit needs, in memory that does not grow with
+/// the number of pairs: per-fold statistics of the training split, statistics of the
+/// held-out split, and the first `max_heldout` held-out pairs as vectors to score the
+/// candidates on. Rows are L2-normalised on the way in.
+pub struct PairAccumulator {
+    cfg: FitConfig,
+    folds: Vec<PartBuffer>,
+    heldout: PartBuffer,
+    kept_x: Vec<f32>,
+    kept_y: Vec<f32>,
+    /// Seeded id hashes of the kept held-out pairs, which put them in an order that does
+    /// not depend on the input's.
+    kept_keys: Vec<u64>,
+    /// Training pairs kept for the adapters (empty unless one is fitted).
+    reservoir: Reservoir,
+    pairs: usize,
+    split: Split,
+    fingerprint: Fingerprint,
+    scratch: (Vec<f32>, Vec<f32>),
+}
+
+impl PairAccumulator {
+    /// Checks the settings, the dimensions and the memory the fit will need before
+    /// allocating anything.
+    pub fn new(d_in: usize, d_out: usize, cfg: FitConfig) -> Result<Self> {
+        cfg.validate()?;
+        if d_in == 0 || d_out == 0 {
+            return Err(TrainError::Invalid {
+                what: "pairs",
+                message: "vectors have no dimensions".into(),
+            });
+        }
+        cfg.check_memory(d_in, d_out, 0.0)?;
+        let k = cfg.folds.max(2);
+        Ok(PairAccumulator {
+            folds: (0..k).map(|_| PartBuffer::new(d_in, d_out)).collect(),
+            heldout: PartBuffer::new(d_in, d_out),
+            kept_x: Vec::new(),
+            kept_y: Vec::new(),
+            kept_keys: Vec::new(),
+            reservoir: Reservoir::new(
+                if !cfg.method.is_linear() {
+                    cfg.max_adapter_pairs
+                } else {
+                    0
+                },
+                d_in,
+                d_out,
+            ),
+            pairs: 0,
+            split: Split::new(cfg.seed, cfg.val_frac, k),
+            fingerprint: Fingerprint::default(),
+            scratch: (vec![0.0; d_in], vec![0.0; d_out]),
+            cfg,
+        })
+    }
+
+    pub fn pairs(&self) -> usize {
+        self.pairs
+    }
+
+    /// Adds pairs: row i of `x` and of `y` embed `ids[i]`.
+    pub fn add(
+        &mut self,
+        ids: &[String],
+        x: ArrayView2<'_, f32>,
+        y: ArrayView2<'_, f32>,
+    ) -> Result<()> {
+        let (d_in, d_out) = (self.heldout.stats.d_in(), self.heldout.stats.d_out());
+        if x.ncols() != d_in
+            || y.ncols() != d_out
+            || x.nrows() != ids.len()
+            || y.nrows() != ids.len()
+        {
+            return Err(TrainError::Invalid {
+                what: "pairs",
+                message: format!(
+                    "a batch of {} ids with {}×{} inputs and {}×{} targets, expected {d_in} → {d_out}",
+                    ids.len(),
+                    x.nrows(),
+                    x.ncols(),
+                    y.nrows(),
+                    y.ncols()
+                ),
+            });
+        }
+        let (sx, sy) = &mut self.scratch;
+        for (i, id) in ids.iter().enumerate() {
+            unit(x.row(i), sx);
+            unit(y.row(i), sy);
+            let h = fnv1a(id.as_bytes());
+            self.fingerprint.add(h);
+            match self.split.part(h) {
+                Part::HeldOut => {
+                    self.heldout.push(sx, sy);
+                    if self.kept_x.len() < self.cfg.max_heldout * d_in {
+                        self.kept_x.extend_from_slice(sx);
+                        self.kept_y.extend_from_slice(sy);
+                        self.kept_keys.push(mix(self.cfg.seed, stream::KEEP, h));
+                    }
+                }
+                Part::Fold(fold) => {
+                    self.folds[fold].push(sx, sy);
+                    self.reservoir
+                        .push(mix(self.cfg.seed, stream::KEEP, h), fold, sx, sy);
+                }
+            }
+        }
+        self.pairs += ids.len();
+        Ok(())
+    }
+
+    /// Tunes and scores every candidate, chooses, and refits the choice on all pairs.
+    pub fn finish(mut self) -> Result<FitOutcome> {
+        let min = self.cfg.min_pairs.max(2);
+        if self.pairs < min {
+            return Err(TrainError::TooFewPairs {
+                pairs: self.pairs,
+                min,
+            });
+        }
+        self.folds.iter_mut().for_each(PartBuffer::flush);
+        self.heldout.flush();
+        let folds: Vec<PairStats> = self.folds.into_iter().map(|f| f.stats).collect();
+        let mut train = PairStats::new(self.heldout.stats.d_in(), self.heldout.stats.d_out());
+        folds.iter().for_each(|f| train.merge(f));
+        let heldout = self.heldout.stats;
+        if train.n < 2 || heldout.n == 0 {
+            return Err(TrainError::TooFewPairs {
+                pairs: self.pairs,
+                min,
+            });
+        }
+        let (d_in, d_out) = (train.d_in(), train.d_out());
+        let kept = self.kept_x.len() / d_in;
+        let x_val = Array2::from_shape_vec((kept, d_in), self.kept_x).expect("kept shape");
+        let y_val = Array2::from_shape_vec((kept, d_out), self.kept_y).expect("kept shape");
+        let mut by_key: Vec<usize> = (0..kept).collect();
+        by_key.sort_unstable_by_key(|&i| (self.kept_keys[i], i));
+        let (x_val, y_val) = (
+            x_val.select(Axis(0), &by_key),
+            y_val.select(Axis(0), &by_key),
+        );
+        let cfg = &self.cfg;
+        let methods: Vec<Method> = match cfg.method {
+            Method::Auto => Method::CONCRETE.to_vec(),
+            m => vec![m],
+        };
+        let mut candidates = Vec::new();
+        let mut ridge_lambda = None;
+        let mut adapter_params: Vec<AdapterParams> = Vec::new();
+        let reservoir = self.reservoir.sorted();
+        for method in methods {
+            let candidate = if method.is_linear() {
+                tune_and_score(
+                    method,
+                    &train,
+                    &folds,
+                    cfg,
+                    &mut ridge_lambda,
+                    &x_val,
+                    &y_val,
+                )?
+            } else {
+                let found = adapter_candidate(
+                    method,
+                    &train,
+                    &folds,
+                    cfg,
+                    &mut ridge_lambda,
+                    &reservoir,
+                    &x_val,
+                    &y_val,
+                );
+                match found {
+                    Ok((c, params)) => {
+                        adapter_params.push(params);
+                        c
+                    }
+                    // Under auto an adapter that cannot be fitted (too few pairs to tune
+                    // it) is left out; asked for alone, it is an error.
+                    Err(e) if cfg.method == Method::Auto => {
+                        tracing::warn!("{method} left out of auto: {e}");
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            tracing::info!(method = %method, cosine = candidate.heldout_cosine, "candidate scored");
+            candidates.push(candidate);
+        }
+        let chosen = choose(&candidates).clone();
+        let mut all = train.clone();
+        all.merge(&heldout);
+        let map = build(chosen.method, &all, chosen.lambda, chosen.rank)?;
+        let mut adapter_refits = Vec::new();
+        if !adapter_params.is_empty() {
+            let base = methods::ridge(&all, ridge_lambda.unwrap_or(0.0))?;
+            let x = ndarray::concatenate(Axis(0), &[reservoir.0.view(), x_val.view()])
+                .expect("same width");
+            let y = ndarray::concatenate(Axis(0), &[reservoir.1.view(), y_val.view()])
+                .expect("same width");
+            for params in &adapter_params {
+                let tuned_on = reservoir.0.nrows();
+                adapter_refits.push(fit_adapter(
+                    *params,
+                    &base,
+                    ridge_lambda.unwrap_or(0.0),
+                    x.view(),
+                    y.view(),
+                    tuned_on,
+                    cfg,
+                )?);
+            }
+        }
+        let adapter = adapter_refits
+            .iter()
+            .find(|a| a.method() == chosen.method)
+            .cloned();
+        let map = with_own_affine(map, adapter.as_ref());
+        Ok(FitOutcome {
+            map,
+            adapter,
+            adapter_refits,
+            chosen,
+            candidates,
+            pairs: self.pairs,
+            train_pairs: train.n as usize,
+            heldout_pairs: heldout.n as usize,
+            scored_pairs: kept,
+            ids_fingerprint: self.fingerprint.to_string(),
+            stats: all,
+        })
+    }
+}
+
+/// Writes `row / ‖row‖` into `out`.
+fn unit(row: ArrayView1<'_, f32>, out: &mut [f32]) {
+    let owned;
+    let r = match row.as_slice() {
+        Some(r) => r,
+        None => {
+            owned = row.to_vec();
+            &owned
+        }
+    };
+    let norm = shimkit_data::squared_norm(r).sqrt();
+    let inv = if norm > 0.0 { (1.0 / norm) as f32 } else { 0.0 };
+    for (o, &v) in out.iter_mut().zip(r) {
+        *o = v * inv;
+    }
+}
