@@ -192,11 +192,12 @@ impl Shim {
     /// Maps rows of `x` into the target space; L2-normalises the outputs when `normalize`.
     pub fn apply(&self, x: ArrayView2<'_, f32>, normalize: bool) -> Result<Array2<f32>> {
         self.check_input(x.ncols())?;
-        if self.meta.normalize_input {
-            Ok(self.map(normalize_rows(x.to_owned()).view(), normalize))
+        let out = if self.meta.normalize_input {
+            self.map(normalize_rows(x.to_owned()).view(), normalize)
         } else {
-            Ok(self.map(x, normalize))
-        }
+            self.map(x, normalize)
+        };
+        check_output(out)
     }
 
     /// [`Shim::apply`] on rows the caller gives up: they are normalised in place, with no
@@ -208,7 +209,7 @@ impl Shim {
         } else {
             x
         };
-        Ok(self.map(input.view(), normalize))
+        check_output(self.map(input.view(), normalize))
     }
 
     fn check_input(&self, dim: usize) -> Result<()> {
@@ -233,5 +234,22 @@ impl Shim {
             None => affine(),
         };
         if normalize { normalize_rows(out) } else { out }
+    }
+}
+
+/// An output value that is not finite: weights whose products overflow float32 (a file can
+/// hold values that are each finite but whose product is not) or, for a shim that does not
+/// normalise its inputs, an input too large for them. An error, not an answer of NaN or
+/// infinity, since a search cannot rank it.
+fn check_output(out: Array2<f32>) -> Result<Array2<f32>> {
+    match out.iter().position(|v| !v.is_finite()) {
+        None => Ok(out),
+        Some(i) => Err(TrainError::Invalid {
+            what: "shim output",
+            message: format!(
+                "vector {}: the shim's output is not finite (its weights overflow float32 for this input)",
+                i / out.ncols().max(1)
+            ),
+        }),
     }
 }

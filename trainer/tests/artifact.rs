@@ -377,3 +377,25 @@ fn adapters_that_break_what_apply_relies_on_are_refused() {
         assert!(msg.contains(why), "expected {why:?} in: {msg}");
     }
 }
+
+/// Found by the fuzz target `artifact`: an MLP shim whose values are each finite and in
+/// range, but whose two layers multiply past float32 (4.7e29 in W₁, 7.2e22 in W₂). It
+/// loads; applying it is an error, not an answer of infinities.
+#[test]
+fn fuzz_finding_a_shim_whose_layers_overflow_answers_an_error() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz-mlp-overflow.safetensors");
+    let shim = artifact::load(&path).unwrap();
+    let x = Array2::from_shape_fn((3, shim.source_dim()), |(i, j)| {
+        ((i * 31 + j * 7) % 11) as f32 - 5.0
+    });
+    for normalize in [false, true] {
+        let e = shim.apply(x.view(), normalize).unwrap_err().to_string();
+        assert!(e.contains("not finite"), "{e}");
+        let e = shim
+            .apply_owned(x.clone(), normalize)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not finite"), "{e}");
+    }
+}

@@ -40,12 +40,19 @@ pub enum AdapterParams {
     Mlp(MlpParams),
 }
 
-/// One kind of adapter: the method that fits it, its tensors, and how to read it.
+/// One kind of adapter: the method that fits it, its tensors, how to read it, and (with
+/// `train`) how to tune and fit it.
 pub struct Kind {
     pub method: Method,
     /// Every tensor name it adds to the artifact; all present, or none.
     pub tensors: &'static [&'static str],
     pub read: fn(&dyn Tensors, usize, usize) -> Result<Adapter, String>,
+    /// Chooses its hyper-parameters on held-out pairs.
+    #[cfg(feature = "train")]
+    pub tune: fn(&Tuning<'_>) -> crate::Result<AdapterParams>,
+    /// Fits it with fixed hyper-parameters.
+    #[cfg(feature = "train")]
+    pub fit: fn(AdapterParams, &Fitting<'_>) -> crate::Result<Adapter>,
 }
 
 /// Every adapter kind.
@@ -58,18 +65,72 @@ pub const KINDS: [Kind; 3] = [
                 t, d_in, d_out,
             )?))
         },
+        #[cfg(feature = "train")]
+        tune: kernel::tune_params,
+        #[cfg(feature = "train")]
+        fit: kernel::fit_params,
     },
     Kind {
         method: Method::Cluster,
         tensors: &cluster::TENSORS,
         read: |t, d_in, d_out| Ok(Adapter::Cluster(ClusterMaps::from_tensors(t, d_in, d_out)?)),
+        #[cfg(feature = "train")]
+        tune: cluster::tune_params,
+        #[cfg(feature = "train")]
+        fit: cluster::fit_params,
     },
     Kind {
         method: Method::Mlp,
         tensors: &mlp::TENSORS,
         read: |t, d_in, d_out| Ok(Adapter::Mlp(MlpResidual::from_tensors(t, d_in, d_out)?)),
+        #[cfg(feature = "train")]
+        tune: mlp::tune_params,
+        #[cfg(feature = "train")]
+        fit: mlp::fit_params,
     },
 ];
+
+/// The adapter kind a method fits, if it fits one.
+pub fn kind(method: Method) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.method == method)
+}
+
+/// What an adapter's tuning sees: unit training rows `x_tr` → `y_tr` and validation rows
+/// (both from the kept training pairs), the ridge map under them (fitted without the
+/// validation rows) and its λ, and the fit's settings.
+#[cfg(feature = "train")]
+pub struct Tuning<'a> {
+    pub x_tr: ArrayView2<'a, f32>,
+    pub y_tr: ArrayView2<'a, f32>,
+    pub x_val: ArrayView2<'a, f32>,
+    pub y_val: ArrayView2<'a, f32>,
+    pub base: &'a crate::map::LinearMap,
+    pub lambda: f64,
+    /// Every kept training row, which the tuned parameters will be refitted on.
+    pub rows: usize,
+    pub settings: &'a Settings,
+}
+
+/// What an adapter's fit sees: unit rows `x` → `y`, the ridge map under them and its λ,
+/// the number of rows its parameters were tuned on, and the fit's settings.
+#[cfg(feature = "train")]
+pub struct Fitting<'a> {
+    pub x: ArrayView2<'a, f32>,
+    pub y: ArrayView2<'a, f32>,
+    pub base: &'a crate::map::LinearMap,
+    pub lambda: f64,
+    pub tuned_on: usize,
+    pub settings: &'a Settings,
+}
+
+/// The settings of the adapters' fits (`shimkit fit` flags).
+#[cfg(feature = "train")]
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub landmarks: kernel::Landmarks,
+    pub mlp: mlp::MlpConfig,
+    pub seed: u64,
+}
 
 /// A tensor as the artifact stores it: a name, a shape, float32 values.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,6 +200,13 @@ impl Adapter {
             Adapter::Cluster(c) => c.apply(x),
             Adapter::Mlp(m) => m.apply(x),
         }
+    }
+
+    /// Whether its output adds to the shim's affine map (the kernel residual), rather than
+    /// replacing it (cluster maps) or bringing its own (the MLP): its parameters then add to
+    /// the affine map's.
+    pub fn adds_to_affine(&self) -> bool {
+        matches!(self, Adapter::Kernel(_))
     }
 
     /// The affine part an adapter trains itself (the MLP's), replacing the ridge map.
@@ -224,6 +292,18 @@ impl From<ClusterParams> for AdapterParams {
 impl From<MlpParams> for AdapterParams {
     fn from(p: MlpParams) -> Self {
         AdapterParams::Mlp(p)
+    }
+}
+
+/// The error of a kind's fit handed another kind's parameters (a bug, never user input).
+#[cfg(feature = "train")]
+pub(crate) fn wrong_params(params: AdapterParams) -> crate::TrainError {
+    crate::TrainError::Invalid {
+        what: "adapter",
+        message: format!(
+            "{} parameters given to another kind of adapter",
+            params.method()
+        ),
     }
 }
 

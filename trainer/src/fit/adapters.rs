@@ -6,10 +6,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use super::choose::{parameters, ridge_lambda_for};
 use super::score::mean_row_cosine;
 use super::{Candidate, FitConfig, Method};
-use crate::adapter::cluster;
-use crate::adapter::kernel;
-use crate::adapter::mlp::{self, MlpConfig};
-use crate::adapter::{Adapter, AdapterParams};
+use crate::adapter::{self, Adapter, AdapterParams, Fitting, Settings, Tuning};
 use crate::error::{Result, TrainError};
 use crate::map::LinearMap;
 use crate::methods;
@@ -59,72 +56,29 @@ pub(super) fn adapter_candidate(
     let base_inner = methods::ridge(&rest, l)?;
     let (x_tr, y_tr) = (x.select(Axis(0), &inner_tr), y.select(Axis(0), &inner_tr));
     let (x_iv, y_iv) = (x.select(Axis(0), &inner_val), y.select(Axis(0), &inner_val));
-    let params: AdapterParams = match method {
-        Method::Kernel => {
-            let r_tr = &y_tr - &base_inner.apply(x_tr.view());
-            let base_iv = base_inner.apply(x_iv.view());
-            let (tuned, _) = kernel::tune(
-                x_tr.view(),
-                r_tr.view(),
-                x_iv.view(),
-                base_iv.view(),
-                y_iv.view(),
-                cfg.landmarks,
-            )?;
-            // Tuned on the inner split; "every input a landmark" stays that on all rows.
-            tuned
-                .for_rows(x_tr.nrows(), x.nrows(), cfg.landmarks.cap())
-                .into()
-        }
-        Method::Cluster => {
-            let tuned = cluster::tune(
-                x_tr.view(),
-                y_tr.view(),
-                x_iv.view(),
-                y_iv.view(),
-                &base_inner,
-                l,
-                cfg.seed,
-            )?;
-            let Some((tuned, _)) = tuned else {
-                return Err(TrainError::Invalid {
-                    what: "cluster",
-                    message: format!(
-                        "{} training pairs are too few to tune two clusters of at least {} pairs each",
-                        x_tr.nrows(),
-                        cluster::MIN_PER_CLUSTER
-                    ),
-                });
-            };
-            tuned.into()
-        }
-        Method::Mlp => {
-            let trained = mlp::train(
-                x_tr.view(),
-                y_tr.view(),
-                Some((x_iv.view(), y_iv.view())),
-                &base_inner,
-                &cfg.mlp,
-                cfg.mlp.epochs,
-                cfg.seed,
-            )?;
-            cfg.mlp.params(trained.epochs).into()
-        }
-        other => {
-            return Err(TrainError::Invalid {
-                what: "method",
-                message: format!("{other} has no adapter"),
-            });
-        }
-    };
+    let kind = adapter::kind(method).ok_or_else(|| TrainError::Invalid {
+        what: "method",
+        message: format!("{method} has no adapter"),
+    })?;
+    let settings = settings(cfg);
+    let params = (kind.tune)(&Tuning {
+        x_tr: x_tr.view(),
+        y_tr: y_tr.view(),
+        x_val: x_iv.view(),
+        y_val: y_iv.view(),
+        base: &base_inner,
+        lambda: l,
+        rows: x.nrows(),
+        settings: &settings,
+    })?;
     let base = methods::ridge(train, l)?;
     let adapter = fit_adapter(params, &base, l, x.view(), y.view(), x.nrows(), cfg)?;
     let pred = adapter.apply(x_val.view(), || base.apply(x_val.view()));
     let (d_in, d_out) = (train.d_in(), train.d_out());
-    let affine = match adapter {
-        Adapter::Kernel(_) => parameters(Method::Ridge, d_in, d_out, None),
-        // Cluster maps replace the affine part; the MLP counts its own.
-        Adapter::Cluster(_) | Adapter::Mlp(_) => 0,
+    let affine = if adapter.adds_to_affine() {
+        parameters(Method::Ridge, d_in, d_out, None)
+    } else {
+        0
     };
     Ok((
         Candidate {
@@ -141,7 +95,7 @@ pub(super) fn adapter_candidate(
 
 /// Fits an adapter with fixed hyper-parameters on unit rows `x` → `y`, on top of `base`;
 /// `tuned_on` is the number of rows the parameters were tuned on (see
-/// [`kernel::KernelParams::for_rows`]).
+/// [`crate::kernel::KernelParams::for_rows`]).
 pub(super) fn fit_adapter(
     params: AdapterParams,
     base: &LinearMap,
@@ -151,27 +105,28 @@ pub(super) fn fit_adapter(
     tuned_on: usize,
     cfg: &FitConfig,
 ) -> Result<Adapter> {
-    Ok(match params {
-        AdapterParams::Kernel(p) => {
-            let p = p.for_rows(tuned_on, x.nrows(), cfg.landmarks.cap());
-            let r = &y - &base.apply(x);
-            Adapter::Kernel(kernel::fit_residual(x, r.view(), p)?)
-        }
-        AdapterParams::Cluster(p) => {
-            Adapter::Cluster(cluster::fit_clusters(x, y, base, lambda, p, cfg.seed)?)
-        }
-        AdapterParams::Mlp(p) => {
-            let run = MlpConfig {
-                hidden: p.hidden,
-                epochs: p.epochs,
-                learning_rate: p.learning_rate,
-                weight_decay: p.weight_decay,
-                batch: p.batch,
-                contrastive_weight: p.contrastive_weight,
-                temperature: p.temperature,
-                ..cfg.mlp
-            };
-            Adapter::Mlp(mlp::train(x, y, None, base, &run, p.epochs, cfg.seed)?.mlp)
-        }
-    })
+    let kind = adapter::kind(params.method()).ok_or_else(|| TrainError::Invalid {
+        what: "method",
+        message: format!("{} has no adapter", params.method()),
+    })?;
+    (kind.fit)(
+        params,
+        &Fitting {
+            x,
+            y,
+            base,
+            lambda,
+            tuned_on,
+            settings: &settings(cfg),
+        },
+    )
+}
+
+/// The adapters' share of the fit's settings.
+fn settings(cfg: &FitConfig) -> Settings {
+    Settings {
+        landmarks: cfg.landmarks,
+        mlp: cfg.mlp,
+        seed: cfg.seed,
+    }
 }

@@ -4,6 +4,7 @@
 use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, s};
 
 use super::{ClusterMaps, ClusterParams, softmax_rows};
+use crate::adapter::{Adapter, AdapterParams, Fitting, Tuning, wrong_params};
 use crate::error::{Result, TrainError};
 use crate::fit::score::{TIE, mean_row_cosine};
 use crate::gemm::project;
@@ -129,6 +130,30 @@ pub fn tune(
         }
     }
     Ok(best)
+}
+
+/// Chooses k and β on the validation rows, as [`crate::adapter::Kind::tune`].
+pub fn tune_params(t: &Tuning<'_>) -> Result<AdapterParams> {
+    let s = t.settings;
+    match tune(t.x_tr, t.y_tr, t.x_val, t.y_val, t.base, t.lambda, s.seed)? {
+        Some((tuned, _)) => Ok(tuned.into()),
+        None => Err(TrainError::Invalid {
+            what: "cluster",
+            message: format!(
+                "{} training pairs are too few to tune two clusters of at least {MIN_PER_CLUSTER} pairs each",
+                t.x_tr.nrows()
+            ),
+        }),
+    }
+}
+
+/// Fits the maps with fixed parameters, as [`crate::adapter::Kind::fit`].
+pub fn fit_params(params: AdapterParams, f: &Fitting<'_>) -> Result<Adapter> {
+    let AdapterParams::Cluster(p) = params else {
+        return Err(wrong_params(params));
+    };
+    let maps = fit_clusters(f.x, f.y, f.base, f.lambda, p, f.settings.seed)?;
+    Ok(Adapter::Cluster(maps))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use ndarray::{Array2, ArrayView2, s};
 
 use super::{KernelParams, KernelResidual, features, to_kernel};
+use crate::adapter::{Adapter, AdapterParams, Fitting, Tuning, wrong_params};
 use crate::error::{Result, TrainError};
 use crate::fit::score::{TIE, mean_row_cosine};
 use crate::gemm::project;
@@ -228,6 +229,35 @@ impl KernelParams {
         .min(max_landmarks.max(1));
         KernelParams { landmarks, ..self }
     }
+}
+
+/// Chooses γ, λ and the landmark count on the validation rows, as [`crate::adapter::Kind::tune`].
+pub fn tune_params(t: &Tuning<'_>) -> Result<AdapterParams> {
+    let r_tr = &t.y_tr - &t.base.apply(t.x_tr);
+    let base_val = t.base.apply(t.x_val);
+    let landmarks = t.settings.landmarks;
+    let (tuned, _) = tune(
+        t.x_tr,
+        r_tr.view(),
+        t.x_val,
+        base_val.view(),
+        t.y_val,
+        landmarks,
+    )?;
+    // Tuned on the inner split; "every input a landmark" stays that on all rows.
+    Ok(tuned
+        .for_rows(t.x_tr.nrows(), t.rows, landmarks.cap())
+        .into())
+}
+
+/// Fits the residual with fixed parameters, as [`crate::adapter::Kind::fit`].
+pub fn fit_params(params: AdapterParams, f: &Fitting<'_>) -> Result<Adapter> {
+    let AdapterParams::Kernel(p) = params else {
+        return Err(wrong_params(params));
+    };
+    let p = p.for_rows(f.tuned_on, f.x.nrows(), f.settings.landmarks.cap());
+    let r = &f.y - &f.base.apply(f.x);
+    Ok(Adapter::Kernel(fit_residual(f.x, r.view(), p)?))
 }
 
 #[cfg(test)]

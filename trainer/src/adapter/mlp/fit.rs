@@ -24,6 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{MlpParams, MlpResidual};
+use crate::adapter::{Adapter, AdapterParams, Fitting, Tuning, wrong_params};
 use crate::error::{Result, TrainError};
 use crate::gemm::project;
 use crate::map::LinearMap;
@@ -335,6 +336,42 @@ pub fn train(
         epochs: best_epoch,
         score: best_score,
     })
+}
+
+/// Trains on the inner training rows with early stopping on the validation rows, as
+/// [`crate::adapter::Kind::tune`]: the parameters are the configuration and the epochs kept.
+pub fn tune_params(t: &Tuning<'_>) -> Result<AdapterParams> {
+    let cfg = &t.settings.mlp;
+    let heldout = Some((t.x_val, t.y_val));
+    let trained = train(
+        t.x_tr,
+        t.y_tr,
+        heldout,
+        t.base,
+        cfg,
+        cfg.epochs,
+        t.settings.seed,
+    )?;
+    Ok(cfg.params(trained.epochs).into())
+}
+
+/// Trains for the tuned number of epochs, as [`crate::adapter::Kind::fit`].
+pub fn fit_params(params: AdapterParams, f: &Fitting<'_>) -> Result<Adapter> {
+    let AdapterParams::Mlp(p) = params else {
+        return Err(wrong_params(params));
+    };
+    let run = MlpConfig {
+        hidden: p.hidden,
+        epochs: p.epochs,
+        learning_rate: p.learning_rate,
+        weight_decay: p.weight_decay,
+        batch: p.batch,
+        contrastive_weight: p.contrastive_weight,
+        temperature: p.temperature,
+        ..f.settings.mlp
+    };
+    let trained = train(f.x, f.y, None, f.base, &run, p.epochs, f.settings.seed)?;
+    Ok(Adapter::Mlp(trained.mlp))
 }
 
 #[cfg(test)]
