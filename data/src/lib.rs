@@ -13,8 +13,13 @@
 //!
 //! Around that sit: [`pair_tables`] (joining old- and new-model tables by id),
 //! [`EmbeddingWriter`] (streamed, zstd, atomic Parquet output), [`EvalSet`] and [`Qrels`]
-//! (the evaluation-set layout of `shared/data`), [`read_texts`] (its BEIR JSONL texts), [`summarize`] (what `shimkit inspect`
-//! shows) and [`synth::generate`] (synthetic sets of any size, in constant memory).
+//! (the evaluation-set layout of `shared/data`), [`read_texts`] (its BEIR JSONL texts),
+//! [`summarize`] (what `shimkit inspect` shows) and [`synth::generate`] (synthetic sets of
+//! any size, in constant memory).
+//!
+//! It does no linear algebra and knows nothing of shims, fitting or evaluation (that is
+//! `shimkit-trainer`), nor of HTTP (that is `shimkit-server`): the other crates depend on
+//! it, never the reverse.
 //!
 //! ```no_run
 //! use shimkit_data::{read_table, ReadOptions, TableSource};

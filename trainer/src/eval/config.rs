@@ -2,11 +2,8 @@
 
 use crate::hash::{fnv1a, mix, stream};
 use crate::method::Method;
-use crate::shim::Shim;
 
 use super::cost::CostInputs;
-use super::report::EvalReport;
-use super::shims::ShimKey;
 
 /// Reciprocal-rank fusion constant (Cormack et al. 2009; the value every RRF uses).
 pub const RRF_K: f64 = 60.0;
@@ -62,15 +59,6 @@ impl Default for EvalConfig {
             memory_budget: None,
         }
     }
-}
-
-/// The report, and the shims behind it (named like their paths' methods).
-pub struct Evaluation {
-    pub report: EvalReport,
-    /// Every fitted shim, query side then doc side for each method, in `methods` order.
-    pub shims: Vec<(ShimKey, Shim)>,
-    /// Ids of the training documents, in sampling order.
-    pub train_ids: Vec<String>,
 }
 
 /// The documents in the seeded order used to sample training pairs and to choose which

@@ -30,9 +30,10 @@ mod scoring;
 mod search;
 mod searcher;
 mod shims;
+mod timing;
 
 pub use bootstrap::Resamples;
-pub use config::{EvalConfig, Evaluation, RRF_K, default_train_pairs, sample_order};
+pub use config::{EvalConfig, RRF_K, default_train_pairs, sample_order};
 pub use cost::{CostInputs, CostReport, ReembedCost, ShimTimings};
 pub use csls::{CSLS_K, csls_offsets};
 pub use data::{AlignNotes, EvalData};
@@ -41,7 +42,7 @@ pub use recommend::recommend;
 pub use report::{
     CurvePoint, CurveSide, EvalReport, FitRecord, PathKind, PathResult, Recommendation,
 };
-pub use run::{evaluate, evaluate_with};
+pub use run::{Evaluation, evaluate, evaluate_with};
 pub use search::{Hit, Ranking, TopK, rank_order, search, search_offset, search_subset};
 pub use searcher::{Docs, Exact, Searcher};
 pub use shims::{MethodShims, ShimKey, Side};

@@ -6,8 +6,8 @@ use std::time::Instant;
 use ndarray::Axis;
 
 use super::bootstrap::Resamples;
-use super::config::{EvalConfig, Evaluation, MIN_DEPTH, default_train_pairs, sample_order};
-use super::cost::{CostReport, measure};
+use super::config::{EvalConfig, MIN_DEPTH, default_train_pairs, sample_order};
+use super::cost::CostReport;
 use super::curve::curve;
 use super::data::{AlignNotes, EvalData};
 use super::paths::{Baselines, Context, FAMILIES, Path};
@@ -16,11 +16,22 @@ use super::report::{EvalReport, PathResult};
 use super::scoring::{score_all, summarise};
 use super::searcher::{Exact, Searcher};
 use super::shims::{ShimKey, Side, TrainingPairs, fit_both_sides};
+use super::timing::measure;
 use crate::error::{Result, TrainError};
 use crate::method::Method;
+use crate::shim::Shim;
 
 /// Most memory the bootstrap's draws may take.
 const MAX_RESAMPLE_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// The report, and the shims behind it (named like their paths' methods).
+pub struct Evaluation {
+    pub report: EvalReport,
+    /// Every fitted shim, query side then doc side for each method, in `methods` order.
+    pub shims: Vec<(ShimKey, Shim)>,
+    /// Ids of the training documents, in sampling order.
+    pub train_ids: Vec<String>,
+}
 
 /// Evaluates every path with exact search in process.
 pub fn evaluate(
