@@ -39,8 +39,14 @@ pub enum Command {
     Gen(GenArgs),
     /// Fit a shim from paired (old, new) embeddings and save it as .safetensors.
     Fit(FitArgs),
-    /// Apply a shim to every vector of a table, streaming Parquet to Parquet.
+    /// Apply a shim to every vector of a table: Parquet to Parquet, or into a PostgreSQL
+    /// column with a paced, resumable backfill.
     Project(ProjectArgs),
+    /// Write re-embedded vectors of some documents into a PostgreSQL column, replacing
+    /// their projections.
+    Load(LoadArgs),
+    /// Switch which PostgreSQL column the application reads, or roll the switch back.
+    Cutover(CutoverArgs),
     /// Score every migration path on an evaluation set's labelled queries.
     Eval(EvalArgs),
     /// Fit shims on the bundled Cranfield data (minilm -> mpnet) and compare every path.
@@ -249,10 +255,12 @@ pub struct ProjectArgs {
     /// The shim (.safetensors) to apply.
     #[arg(long)]
     pub shim: PathBuf,
-    /// Vectors in the shim's source space: a Parquet file or a directory of them.
+    /// Vectors in the shim's source space: a Parquet file, a directory of them, or a
+    /// PostgreSQL table (postgresql://...?table=T&id=ID&vector=COLUMN).
     #[arg(long)]
     pub input: PathBuf,
-    /// Where to write the projected table (written whole, or not at all).
+    /// Where to write: a Parquet file (written whole, or not at all), or a PostgreSQL
+    /// table and column (added when missing; written batch by batch, resumable).
     #[arg(long)]
     pub output: PathBuf,
     /// Keep the shim's raw output instead of L2-normalising it.
@@ -263,6 +271,85 @@ pub struct ProjectArgs {
     pub batch_rows: usize,
     #[command(flatten)]
     pub columns: ColumnArgs,
+    #[command(flatten)]
+    pub backfill: BackfillArgs,
+}
+
+/// How a write into PostgreSQL runs.
+#[derive(Debug, Args, Clone)]
+pub struct BackfillArgs {
+    /// PostgreSQL: write at most this many rows a second (the application keeps its share
+    /// of the database).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// PostgreSQL: connections writing at once.
+    #[arg(long, default_value_t = 2)]
+    pub writers: usize,
+    /// PostgreSQL: forget an earlier run's checkpoint and write every row again.
+    #[arg(long)]
+    pub restart: bool,
+    /// PostgreSQL: store the new column as halfvec(n) (pgvector 0.7 and later).
+    #[arg(long)]
+    pub halfvec: bool,
+    /// PostgreSQL: build this pgvector index on the column once it is filled
+    /// (CREATE INDEX CONCURRENTLY: the application's writes go on).
+    #[arg(long, value_parser = ["hnsw", "ivfflat"])]
+    pub index: Option<String>,
+    /// PostgreSQL: the distance the index serves: cosine, ip (inner product) or l2.
+    #[arg(long, default_value = "cosine", value_parser = ["cosine", "ip", "l2"])]
+    pub index_metric: String,
+    /// HNSW: links per node.
+    #[arg(long, default_value_t = 16)]
+    pub hnsw_m: u32,
+    /// HNSW: candidate list size while building.
+    #[arg(long, default_value_t = 64)]
+    pub hnsw_ef_construction: u32,
+    /// IVFFlat: lists (default: rows/1000 up to a million rows, √rows beyond).
+    #[arg(long)]
+    pub ivfflat_lists: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  shimkit load --input reembedded.parquet --output 'postgresql://app@localhost/db?table=docs&vector=embedding_next'"
+)]
+pub struct LoadArgs {
+    /// Re-embedded vectors: a Parquet file or a directory of them (ids must be in the table).
+    #[arg(long, required = true, num_args = 1..)]
+    pub input: Vec<PathBuf>,
+    /// The PostgreSQL table and new column (postgresql://...?table=T&id=ID&vector=COLUMN).
+    #[arg(long)]
+    pub output: String,
+    /// Rows per batch.
+    #[arg(long, default_value_t = 4096)]
+    pub batch_rows: usize,
+    /// Connections writing at once.
+    #[arg(long, default_value_t = 2)]
+    pub writers: usize,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  shimkit cutover 'postgresql://app@localhost/db?table=docs&vector=embedding' --to embedding_next\n  shimkit cutover 'postgresql://app@localhost/db?table=docs&vector=embedding' --rollback"
+)]
+pub struct CutoverArgs {
+    /// The table, with `vector=` naming the column the application reads.
+    pub url: String,
+    /// The filled column to switch the application to.
+    #[arg(
+        long,
+        required_unless_present = "rollback",
+        conflicts_with = "rollback"
+    )]
+    pub to: Option<String>,
+    /// Undo the recorded cutover.
+    #[arg(long)]
+    pub rollback: bool,
+    /// Cut over even though some rows have no vector in the new column.
+    #[arg(long)]
+    pub allow_missing: bool,
 }
 
 /// Settings shared by `eval` and `demo`.
@@ -353,6 +440,30 @@ pub struct EvalArgs {
     pub new: String,
     #[command(flatten)]
     pub options: EvalOptions,
+    #[command(flatten)]
+    pub search: SearchArgs,
+}
+
+/// Where the evaluation's searches run.
+#[derive(Debug, Args, Clone)]
+pub struct SearchArgs {
+    /// Run the searches in this PostgreSQL database (with pgvector), in temporary tables:
+    /// postgresql://USER@HOST/DB.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// With --search: exact (every document scored) or hnsw (pgvector's index; each
+    /// path's recall@k against exact search is reported too).
+    #[arg(long, default_value = "exact", value_parser = ["exact", "hnsw"], requires = "search")]
+    pub ann: String,
+    /// HNSW: candidate list size while searching.
+    #[arg(long, default_value_t = 40)]
+    pub ef_search: u32,
+    /// HNSW: links per node.
+    #[arg(long, default_value_t = 16)]
+    pub hnsw_m: u32,
+    /// HNSW: candidate list size while building.
+    #[arg(long, default_value_t = 64)]
+    pub hnsw_ef_construction: u32,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod progress;
 mod report;
+mod stores;
 mod system;
 
 use std::io::IsTerminal;
@@ -29,10 +30,25 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes, each said once: many errors already print their cause in
+/// their own message (`file: No such file or directory`), and anyhow's `{:#}` would repeat it.
+fn message(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn init_logging(global: &cli::GlobalArgs) {

@@ -157,6 +157,11 @@ pub enum DataError {
 
     #[error("invalid {what}: {message}")]
     Invalid { what: &'static str, message: String },
+
+    /// An error of a table kept elsewhere than in files (a database): its own type, which
+    /// names the store, table, column and row.
+    #[error(transparent)]
+    Store(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl DataError {

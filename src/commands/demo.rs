@@ -38,7 +38,7 @@ pub fn run(args: &DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             dataset.display()
         );
     }
-    let evaluation = run_eval(&dataset, "minilm", "mpnet", &opts, quiet)?;
+    let evaluation = run_eval(&dataset, "minilm", "mpnet", &opts, None, quiet)?;
     let command = format!(
         "shimkit eval --dataset {} --old minilm --new mpnet --json {} --html {}",
         dataset.display(),

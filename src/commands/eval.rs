@@ -8,16 +8,26 @@ use std::time::Instant;
 use anyhow::Context;
 use shimkit_data::{EvalSet, ReadOptions, Split, write_atomic};
 use shimkit_trainer::artifact;
-use shimkit_trainer::eval::{CostInputs, EvalConfig, EvalData, Evaluation, evaluate};
+use shimkit_trainer::eval::{
+    AlignNotes, CostInputs, EvalConfig, EvalData, Evaluation, evaluate, evaluate_against,
+    evaluate_with,
+};
 
-use crate::cli::{EvalArgs, EvalOptions};
+use crate::cli::{EvalArgs, EvalOptions, SearchArgs};
 use crate::report::{html, table};
 
 /// Exit code when the gate fails.
 pub const GATE_FAILED: u8 = 3;
 
 pub fn run(args: &EvalArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let evaluation = run_eval(&args.dataset, &args.old, &args.new, &args.options, quiet)?;
+    let evaluation = run_eval(
+        &args.dataset,
+        &args.old,
+        &args.new,
+        &args.options,
+        Some(&args.search),
+        quiet,
+    )?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     finish(&evaluation, &args.options, &command, quiet)
 }
@@ -28,6 +38,7 @@ pub fn run_eval(
     old: &str,
     new: &str,
     opts: &EvalOptions,
+    search: Option<&SearchArgs>,
     quiet: bool,
 ) -> anyhow::Result<Evaluation> {
     let started = Instant::now();
@@ -100,7 +111,7 @@ pub fn run_eval(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| set.dir.display().to_string());
-    let mut evaluation = evaluate(&data, &notes, &cfg, &name).map_err(|e| match e {
+    let mut evaluation = evaluate_in(&data, &notes, &cfg, &name, search).map_err(|e| match e {
         shimkit_trainer::TrainError::TooFewPairs { .. } => anyhow::anyhow!(
             "{e}: the shims are fitted on --train-pairs documents (default min(2000, half the corpus)), and this set gives {} documents with both embeddings",
             notes.docs
@@ -112,6 +123,40 @@ pub fn run_eval(
     })?;
     evaluation.report.seconds = started.elapsed().as_secs_f64();
     Ok(evaluation)
+}
+
+/// Evaluates with exact search in process, or with the searches run in PostgreSQL
+/// (exactly, or through HNSW with each path's recall against exact search).
+fn evaluate_in(
+    data: &EvalData,
+    notes: &AlignNotes,
+    cfg: &EvalConfig,
+    name: &str,
+    search: Option<&SearchArgs>,
+) -> shimkit_trainer::Result<Evaluation> {
+    use crate::stores::postgres::PgSearcher;
+    use shimkit_postgres::{Hnsw, SearchMode};
+    let Some((url, args)) = search.and_then(|s| s.search.as_deref().map(|u| (u, s))) else {
+        return evaluate(data, notes, cfg, name);
+    };
+    let index = PgSearcher::open(url).map_err(|e| shimkit_trainer::TrainError::Invalid {
+        what: "--search",
+        message: format!("{e:#}"),
+    })?;
+    let exact = PgSearcher::new(index.clone(), SearchMode::Exact);
+    if args.ann == "hnsw" {
+        let ann = PgSearcher::new(
+            index,
+            SearchMode::Hnsw(Hnsw {
+                m: args.hnsw_m,
+                ef_construction: args.hnsw_ef_construction,
+                ef_search: args.ef_search,
+            }),
+        );
+        evaluate_against(data, notes, cfg, name, &ann, Some(&exact))
+    } else {
+        evaluate_with(data, notes, cfg, name, &exact)
+    }
 }
 
 /// Prints the table, writes the files, and turns the gate into an exit code.

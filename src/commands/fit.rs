@@ -7,12 +7,13 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 use shimkit_data::{
-    AlignedItem, AlignedReader, BatchReader, ReadOptions, TableSource, pair_tables, read_table,
+    AlignedItem, AlignedReader, BatchReader, ReadOptions, TableSource, pair_tables,
 };
 use shimkit_trainer::{Direction, FitConfig, FitOutcome, PairAccumulator, Shim, artifact};
 
 use crate::cli::{FitArgs, parse_auto};
 use crate::progress::rows_bar;
+use crate::stores::Location;
 
 pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -37,37 +38,54 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         ..FitConfig::default()
     };
     cfg.validate()?;
-    let options = ReadOptions::with_columns(args.columns.columns());
-    let old_source = TableSource::from_paths(&args.old)?;
-    let new_source = TableSource::from_paths(&args.new)?;
-    check_before_reading(&old_source, &new_source, args.direction, &cfg, &options)?;
+    let old_location = Location::parse(&args.old, "--old")?;
+    let new_location = Location::parse(&args.new, "--new")?;
+    let name_of = |location: &Location, paths: &[std::path::PathBuf]| match location {
+        Location::Postgres(t) => format!("{}.{}", t.table.name, t.vector),
+        Location::Files(_) => model_name(&paths[0]),
+    };
     let old_name = args
         .old_name
         .clone()
-        .unwrap_or_else(|| model_name(&args.old[0]));
+        .unwrap_or_else(|| name_of(&old_location, &args.old));
     let new_name = args
         .new_name
         .clone()
-        .unwrap_or_else(|| model_name(&args.new[0]));
+        .unwrap_or_else(|| name_of(&new_location, &args.new));
     let (source, target) = match args.direction {
         Direction::OldToNew => (&old_name, &new_name),
         Direction::NewToOld => (&new_name, &old_name),
     };
     let bar = rows_bar(0, quiet, "fitting");
-    let fitted = match fit_aligned(
-        &old_source,
-        &new_source,
-        args.direction,
-        &cfg,
-        &options,
-        &bar,
-    )
-    .map_err(hint)?
-    {
-        Some(f) => f,
-        None => {
-            fit_joined(&old_source, &new_source, args.direction, &cfg, &options).map_err(hint)?
+    let columns = args.columns.columns();
+    let fitted = match (&old_location, &new_location) {
+        (Location::Files(old), Location::Files(new)) => {
+            let options = ReadOptions::with_columns(columns.clone());
+            let old_source = TableSource::from_paths(old)?;
+            let new_source = TableSource::from_paths(new)?;
+            check_before_reading(&old_source, &new_source, args.direction, &cfg, &options)?;
+            match fit_aligned(
+                &old_source,
+                &new_source,
+                args.direction,
+                &cfg,
+                &options,
+                &bar,
+            )
+            .map_err(hint)?
+            {
+                Some(f) => f,
+                None => fit_joined(&old_location, &new_location, &columns, args.direction, &cfg)
+                    .map_err(hint)?,
+            }
         }
+        (Location::Postgres(old), Location::Postgres(new))
+            if shimkit_postgres::PgPairReader::can_pair(old, new) =>
+        {
+            fit_pg_pairs(old, new, args.direction, &cfg, &bar).map_err(hint)?
+        }
+        _ => fit_joined(&old_location, &new_location, &columns, args.direction, &cfg)
+            .map_err(hint)?,
     };
     bar.finish_and_clear();
     let outcome = fitted.outcome;
@@ -268,14 +286,14 @@ fn fit_aligned(
 
 /// Both tables in memory, joined by id whatever their orders.
 fn fit_joined(
-    old: &TableSource,
-    new: &TableSource,
+    old: &Location,
+    new: &Location,
+    columns: &shimkit_data::Columns,
     direction: Direction,
     cfg: &FitConfig,
-    options: &ReadOptions,
 ) -> anyhow::Result<Fitted> {
-    let old = read_table(old, options).context("reading --old")?;
-    let new = read_table(new, options).context("reading --new")?;
+    let old = old.read_whole(columns).context("reading --old")?;
+    let new = new.read_whole(columns).context("reading --new")?;
     let pairs = pair_tables(&old, &new)?;
     drop((old, new));
     let (x, y) = match direction {
@@ -287,6 +305,51 @@ fn fit_joined(
         only_old: pairs.only_old,
         only_new: pairs.only_new,
         pairing: "joined in memory",
+    })
+}
+
+/// Two columns of one database, joined there by id and streamed: memory stays at the
+/// statistics' size whatever the number of pairs.
+fn fit_pg_pairs(
+    old: &shimkit_postgres::PgTable,
+    new: &shimkit_postgres::PgTable,
+    direction: Direction,
+    cfg: &FitConfig,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<Fitted> {
+    let reader = shimkit_postgres::PgPairReader::open(old, new, Default::default())?;
+    if let (Some(d_old), Some(d_new)) = (reader.old_shape.dim, reader.new_shape.dim) {
+        let (d_in, d_out) = match direction {
+            Direction::OldToNew => (d_old, d_new),
+            Direction::NewToOld => (d_new, d_old),
+        };
+        cfg.check_memory(d_in, d_out, 0.0)?;
+    }
+    bar.set_length(reader.old_shape.estimated_rows);
+    let mut acc: Option<PairAccumulator> = None;
+    for batch in reader {
+        let batch = batch?;
+        let (x, y) = match direction {
+            Direction::OldToNew => (batch.old, batch.new),
+            Direction::NewToOld => (batch.new, batch.old),
+        };
+        if acc.is_none() {
+            acc = Some(PairAccumulator::new(x.ncols(), y.ncols(), cfg.clone())?);
+        }
+        if let Some(acc) = acc.as_mut() {
+            acc.add(&batch.ids, x.view(), y.view())?;
+        }
+        bar.inc(batch.ids.len() as u64);
+    }
+    let Some(acc) = acc else {
+        anyhow::bail!("no id has a vector in both {} and {}", old, new);
+    };
+    let (only_old, only_new) = shimkit_postgres::count_unpaired(old, new)?;
+    Ok(Fitted {
+        outcome: acc.finish()?,
+        only_old: only_old as usize,
+        only_new: only_new as usize,
+        pairing: "streamed (joined in PostgreSQL)",
     })
 }
 

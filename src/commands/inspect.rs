@@ -19,6 +19,19 @@ pub fn run(args: &InspectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         check_duplicates: !args.no_dup_check,
         ..ReadOptions::default()
     };
+    if let Some(url) = args
+        .path
+        .to_str()
+        .filter(|p| shimkit_postgres::is_postgres_url(p))
+    {
+        let table = shimkit_postgres::PgTable::parse(url)?;
+        let ok = crate::stores::postgres::inspect(&table, args.json)?;
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     if super::inspect_shim::is_shim(&args.path) {
         super::inspect_shim::run(&args.path, args.json)?;
         return Ok(ExitCode::SUCCESS);

@@ -1,11 +1,13 @@
 //! One module a subcommand; each takes its parsed arguments and returns an exit code.
 
+mod cutover;
 mod demo;
 mod eval;
 mod fit;
 mod gen_set;
 mod inspect;
 mod inspect_shim;
+mod load;
 mod project;
 mod serve;
 
@@ -20,6 +22,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gen(args) => gen_set::run(&args, quiet),
         Command::Fit(args) => fit::run(&args, quiet),
         Command::Project(args) => project::run(&args, quiet),
+        Command::Load(args) => load::run(&args, quiet),
+        Command::Cutover(args) => cutover::run(&args, quiet),
         Command::Eval(args) => eval::run(&args, quiet),
         Command::Demo(args) => demo::run(&args, quiet),
         Command::Serve(args) => serve::run(&args, quiet),

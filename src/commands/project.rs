@@ -1,4 +1,6 @@
-//! `shimkit project`: a whole table through a shim, Parquet to Parquet, in constant memory.
+//! `shimkit project`: a whole table through a shim, in constant memory: Parquet to
+//! Parquet, or from Parquet or PostgreSQL into a PostgreSQL column (a resumable backfill,
+//! [`crate::stores::postgres::project_into`]).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,12 +12,31 @@ use shimkit_data::{
 };
 use shimkit_trainer::{TrainError, artifact};
 
-use crate::cli::ProjectArgs;
+use crate::cli::{BackfillArgs, ProjectArgs};
 use crate::progress::rows_bar;
+use crate::stores::Location;
+use crate::stores::postgres::{BackfillOptions, project_into};
 
 pub fn run(args: &ProjectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let shim = artifact::load(&args.shim)?;
+    let input = Location::one(&args.input, "--input")?;
+    let output = Location::one(&args.output, "--output")?;
+    if let Some(target) = output.as_postgres() {
+        let options = backfill_options(&args.backfill, args, quiet)?;
+        project_into(
+            &shim,
+            &args.shim,
+            &input,
+            &args.columns.columns(),
+            target,
+            &options,
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Location::Postgres(source) = &input {
+        return project_to_parquet(&shim, args, source, quiet);
+    }
     if same_file(&args.input, &args.output) {
         bail!(
             "--output {} is the --input file; write elsewhere, then move it",
@@ -88,6 +109,106 @@ pub fn run(args: &ProjectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A PostgreSQL column into a Parquet file (written whole, or not at all).
+fn project_to_parquet(
+    shim: &shimkit_trainer::Shim,
+    args: &ProjectArgs,
+    source: &shimkit_postgres::PgTable,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let reader = shimkit_postgres::PgReader::open(
+        source,
+        shimkit_postgres::ReadOptions {
+            batch_rows: args.batch_rows.max(1),
+            ..Default::default()
+        },
+    )?;
+    let bar = rows_bar(reader.shape().estimated_rows, quiet, "projecting");
+    let stats = reader.stats();
+    let mut writer =
+        BackgroundWriter::new(EmbeddingWriter::create(&args.output, shim.target_dim())?, 2);
+    for batch in reader {
+        let batch = batch?;
+        if batch.vectors.ncols() != shim.source_dim() {
+            return Err(TrainError::InputDim {
+                path: batch.file.clone(),
+                row: batch.first_row,
+                id: batch.ids.first().cloned().unwrap_or_default(),
+                found: batch.vectors.ncols(),
+                expected: shim.source_dim(),
+            }
+            .into());
+        }
+        let out = shim.apply_owned(batch.vectors, !args.no_normalize)?;
+        bar.inc(batch.ids.len() as u64);
+        writer.write(batch.ids, out)?;
+    }
+    let rows = writer
+        .finish()
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    bar.finish_and_clear();
+    if !quiet {
+        let nulls = stats
+            .null_vectors
+            .load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "projected {rows} vectors from {} into {} in {:.2} s{}",
+            source.label(),
+            args.output.display(),
+            started.elapsed().as_secs_f64(),
+            if nulls > 0 {
+                format!(" ({nulls} rows with a NULL vector skipped)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn backfill_options(
+    b: &BackfillArgs,
+    args: &ProjectArgs,
+    quiet: bool,
+) -> anyhow::Result<BackfillOptions> {
+    use shimkit_postgres::index::{IndexKind, Metric};
+    if let Some(rate) = b.rate
+        && !(rate > 0.0 && rate.is_finite())
+    {
+        bail!("--rate {rate}: rows per second must be a positive number");
+    }
+    if b.writers == 0 || b.writers > 64 {
+        bail!("--writers {}: between 1 and 64 connections", b.writers);
+    }
+    let index = match b.index.as_deref() {
+        Some("hnsw") => Some(IndexKind::Hnsw {
+            m: b.hnsw_m.clamp(2, 100),
+            ef_construction: b.hnsw_ef_construction.clamp(4, 1000),
+        }),
+        Some(_) => Some(IndexKind::IvfFlat {
+            lists: b.ivfflat_lists,
+        }),
+        None => None,
+    };
+    let metric = match b.index_metric.as_str() {
+        "ip" => Metric::InnerProduct,
+        "l2" => Metric::L2,
+        _ => Metric::Cosine,
+    };
+    Ok(BackfillOptions {
+        rate: b.rate,
+        writers: b.writers,
+        batch_rows: args.batch_rows,
+        restart: b.restart,
+        normalize: !args.no_normalize,
+        halfvec: b.halfvec,
+        index,
+        metric,
+        quiet,
+    })
 }
 
 /// An output inside an input directory would become part of that table on the next read

@@ -14,7 +14,8 @@ pub fn render(r: &EvalReport) -> String {
         r.dataset, r.old, r.new, d.docs, d.queries_scored, r.train_pairs, r.seed
     );
     let _ = writeln!(s);
-    let _ = writeln!(
+    let ann = r.paths.iter().any(|p| p.ann_recall.is_some());
+    let _ = write!(
         s,
         "{:<26} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9}  {:<13} {:>5}",
         "path",
@@ -28,8 +29,17 @@ pub fn render(r: &EvalReport) -> String {
         "95% CI",
         ">old"
     );
+    let _ = writeln!(
+        s,
+        "{}",
+        if ann {
+            format!(" {:>9}", format!("ann R@{k}"))
+        } else {
+            String::new()
+        }
+    );
     for p in &r.paths {
-        let _ = writeln!(
+        let _ = write!(
             s,
             "{:<26} {:>5.0}% {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>7.3} {:>9.3}  {:<13} {:>5}",
             p.name,
@@ -47,6 +57,10 @@ pub fn render(r: &EvalReport) -> String {
                 _ => "NO",
             }
         );
+        let _ = match (ann, p.ann_recall) {
+            (true, Some(recall)) => writeln!(s, " {recall:>9.3}"),
+            _ => writeln!(s),
+        };
     }
     let _ = writeln!(s);
     let fits: Vec<String> = r

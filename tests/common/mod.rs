@@ -2,6 +2,8 @@
 //! that the interoperability checks need.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod pg;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

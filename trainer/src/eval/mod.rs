@@ -42,7 +42,7 @@ pub use recommend::recommend;
 pub use report::{
     CurvePoint, CurveSide, EvalReport, FitRecord, PathKind, PathResult, Recommendation,
 };
-pub use run::{Evaluation, evaluate, evaluate_with};
+pub use run::{Evaluation, evaluate, evaluate_against, evaluate_with};
 pub use search::{Hit, Ranking, TopK, rank_order, search, search_offset, search_subset};
 pub use searcher::{Docs, Exact, Searcher};
 pub use shims::{MethodShims, ShimKey, Side};

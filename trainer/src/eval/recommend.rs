@@ -101,6 +101,7 @@ mod tests {
             beats_no_migration: beats,
             delta_vs_no_migration_ci: [0.0, 0.0],
             per_query_ndcg: vec![],
+            ann_recall: None,
         }
     }
 

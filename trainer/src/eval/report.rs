@@ -51,6 +51,9 @@ pub struct PathResult {
     pub delta_vs_no_migration_ci: [f64; 2],
     /// Per-query nDCG@k, in the order of the scored queries (for the bootstrap and plots).
     pub per_query_ndcg: Vec<f64>,
+    /// With an approximate index: the share of the path's top k that exact search of the
+    /// same path also returns (recall@k against exact).
+    pub ann_recall: Option<f64>,
 }
 
 /// One shim fitted for the report.
@@ -150,6 +153,9 @@ impl EvalReport {
                     format!("ci95_delta_ndcg@{k}_vs_no_migration"),
                     json!(p.delta_vs_no_migration_ci),
                 );
+                if let Some(r) = p.ann_recall {
+                    m.insert(format!("ann_recall@{k}"), json!(r));
+                }
                 Value::Object(m)
             })
             .collect();

@@ -14,6 +14,7 @@ use super::paths::{Baselines, Context, FAMILIES, Path};
 use super::recommend::recommend;
 use super::report::{EvalReport, PathResult};
 use super::scoring::{score_all, summarise};
+use super::search::Ranking;
 use super::searcher::{Exact, Searcher};
 use super::shims::{ShimKey, Side, TrainingPairs, fit_both_sides};
 use super::timing::measure;
@@ -51,6 +52,20 @@ pub fn evaluate_with(
     dataset: &str,
     searcher: &dyn Searcher,
 ) -> Result<Evaluation> {
+    evaluate_against(data, notes, cfg, dataset, searcher, None)
+}
+
+/// Evaluates every path with `searcher` (an approximate index), and also with `exact`, to
+/// report each path's recall@k against exact search (`ann_recall`). The metrics are the
+/// approximate index's.
+pub fn evaluate_against(
+    data: &EvalData,
+    notes: &AlignNotes,
+    cfg: &EvalConfig,
+    dataset: &str,
+    searcher: &dyn Searcher,
+    exact: Option<&dyn Searcher>,
+) -> Result<Evaluation> {
     let started = Instant::now();
     check(data, cfg)?;
     let n = data.doc_ids.len();
@@ -87,10 +102,38 @@ pub fn evaluate_with(
         searcher,
     };
     let baselines = Baselines::build(&ctx)?;
-    let mut paths: Vec<Path> = Vec::new();
-    for family in FAMILIES {
-        paths.extend(family(&ctx)?);
-    }
+    let paths = build_paths(&ctx)?;
+    // The same paths searched exactly: each path's top k against its exact top k.
+    let recalls = match exact {
+        Some(exact) => {
+            let ctx = Context {
+                searcher: exact,
+                ..ctx
+            };
+            let exact_baselines = Baselines::build(&ctx)?;
+            let exact_paths = build_paths(&ctx)?;
+            let mut recalls = vec![
+                recall_at(
+                    &baselines.no_migration.hits,
+                    &exact_baselines.no_migration.hits,
+                    cfg.k,
+                ),
+                recall_at(
+                    &baselines.full_reembed.hits,
+                    &exact_baselines.full_reembed.hits,
+                    cfg.k,
+                ),
+            ];
+            recalls.extend(
+                paths
+                    .iter()
+                    .zip(&exact_paths)
+                    .map(|(p, e)| recall_at(&p.hits, &e.hits, cfg.k)),
+            );
+            Some(recalls)
+        }
+        None => None,
+    };
 
     let resamples = Resamples::new(data.query_ids.len(), cfg.resamples, cfg.seed);
     let reference = &baselines.full_reembed.hits;
@@ -119,6 +162,11 @@ pub fn evaluate_with(
         ),
     ];
     results.extend(paths.into_iter().map(result));
+    if let Some(recalls) = recalls {
+        for (r, recall) in results.iter_mut().zip(recalls) {
+            r.ann_recall = Some(recall);
+        }
+    }
 
     let auto = methods.iter().find(|m| m.method == Method::Auto);
     let curve = curve(&ctx, reference, &full_ndcg, &resamples, auto)?;
@@ -156,6 +204,28 @@ pub fn evaluate_with(
         shims,
         train_ids,
     })
+}
+
+fn build_paths(ctx: &Context<'_>) -> Result<Vec<Path>> {
+    let mut paths = Vec::new();
+    for family in FAMILIES {
+        paths.extend(family(ctx)?);
+    }
+    Ok(paths)
+}
+
+/// Mean over queries of the share of the exact top k the approximate top k holds.
+fn recall_at(approximate: &[Ranking], exact: &[Ranking], k: usize) -> f64 {
+    let per_query = approximate.iter().zip(exact).map(|(a, e)| {
+        let want: Vec<u32> = e.iter().take(k).map(|h| h.doc).collect();
+        if want.is_empty() {
+            return 1.0;
+        }
+        let found = a.iter().take(k).filter(|h| want.contains(&h.doc)).count();
+        found as f64 / want.len() as f64
+    });
+    let n = approximate.len().max(1) as f64;
+    per_query.sum::<f64>() / n
 }
 
 /// The settings that would make the evaluation meaningless or not fit in memory.

@@ -51,5 +51,6 @@ pub(super) fn summarise(
         beats_no_migration: m > none_mean,
         delta_vs_no_migration_ci: resamples.difference_ci(&ndcg, none),
         per_query_ndcg: ndcg,
+        ann_recall: None,
     }
 }

@@ -1,0 +1,56 @@
+//! What shimkit remembers in the database itself, in a schema of its own (`shimkit`): where
+//! each backfill stands, and each cutover's renames, so that a rerun on any machine resumes
+//! and a rollback restores.
+
+use crate::error::Result;
+use crate::session::Session;
+
+const TABLES: &str = "
+CREATE SCHEMA IF NOT EXISTS shimkit;
+CREATE TABLE IF NOT EXISTS shimkit.backfills (
+    target_table  text NOT NULL,
+    target_column text NOT NULL,
+    -- What is read and what maps it: a rerun with another input or shim must not resume.
+    input         text NOT NULL,
+    shim          text NOT NULL,
+    -- update (rows exist) or upsert (rows are inserted), kept for a resumed run.
+    mode          text NOT NULL DEFAULT 'update',
+    -- Batches folded in: rows written, the input's rows consumed, the last input id.
+    rows_written  bigint NOT NULL DEFAULT 0,
+    input_rows    bigint NOT NULL DEFAULT 0,
+    last_id       text,
+    next_seq      bigint NOT NULL DEFAULT 1,
+    finished      boolean NOT NULL DEFAULT false,
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (target_table, target_column)
+);
+-- One row a committed batch, written in the batch's own transaction.
+CREATE TABLE IF NOT EXISTS shimkit.backfill_batches (
+    target_table  text NOT NULL,
+    target_column text NOT NULL,
+    seq           bigint NOT NULL,
+    rows_written  bigint NOT NULL,
+    input_rows    bigint NOT NULL,
+    last_id       text,
+    PRIMARY KEY (target_table, target_column, seq)
+);
+CREATE TABLE IF NOT EXISTS shimkit.cutovers (
+    target_table  text PRIMARY KEY,
+    -- The column the application reads, and which column was renamed to it.
+    reads         text NOT NULL,
+    switched_to   text NOT NULL,
+    -- [[from, to], ...] in the order they were applied.
+    renames       text NOT NULL,
+    at            timestamptz NOT NULL DEFAULT now()
+);
+";
+
+/// Creates the schema and its tables where missing. Two runs starting at once may race
+/// on `IF NOT EXISTS`; the loser tries once more.
+pub fn ensure(session: &mut Session) -> Result<()> {
+    match session.batch("creating the shimkit schema", TABLES) {
+        Ok(()) => Ok(()),
+        Err(_) => session.batch("creating the shimkit schema", TABLES),
+    }
+}
