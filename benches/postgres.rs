@@ -15,7 +15,9 @@
 //!     SHIMKIT_BENCH_PG='postgresql://postgres:@/postgres?host=/tmp/pg' \
 //!         ROWS=1000000 ROUNDS=3 cargo bench --bench postgres
 //!
-//! The database `shimkit_bench` is dropped and recreated.
+//! `WRITERS` and `BATCH_ROWS` set the backfill's `--writers` (2) and `--batch-rows` (4096).
+//!
+//! The database `shimkit_bench` is dropped and recreated (and kept at the end with `KEEP=1`).
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -103,6 +105,8 @@ fn backfill(shim: &str, db: &str) -> (f64, f64) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shimkit"))
         .args(["project", "-q", "--shim", shim, "--input", &table])
         .args(["--output", &format!("{table}&vector=embedding_next")])
+        .args(["--writers", &env("WRITERS", 2).to_string()])
+        .args(["--batch-rows", &env("BATCH_ROWS", 4096).to_string()])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -170,9 +174,10 @@ fn main() {
     let rounds = env("ROUNDS", 3);
     let mut admin = Client::connect(&server, NoTls).unwrap();
     admin
-        .batch_execute(
-            "DROP DATABASE IF EXISTS shimkit_bench WITH (FORCE); CREATE DATABASE shimkit_bench",
-        )
+        .batch_execute("DROP DATABASE IF EXISTS shimkit_bench WITH (FORCE)")
+        .unwrap();
+    admin
+        .batch_execute("CREATE DATABASE shimkit_bench")
         .unwrap();
     let db = with_database(&server, "shimkit_bench");
     let mut client = Client::connect(&db, NoTls).unwrap();
@@ -261,7 +266,9 @@ fn main() {
         median(peaks),
     );
     drop(client);
-    admin
-        .batch_execute("DROP DATABASE shimkit_bench WITH (FORCE)")
-        .unwrap();
+    if std::env::var_os("KEEP").is_none() {
+        admin
+            .batch_execute("DROP DATABASE shimkit_bench WITH (FORCE)")
+            .unwrap();
+    }
 }

@@ -10,9 +10,10 @@ use clap::{Args, Parser, Subcommand};
     version,
     about = "Change embedding models without re-embedding everything",
     long_about = "Change embedding models without re-embedding everything.\n\n\
-        shimkit reads paired (old, new) embeddings from Parquet, fits compatibility shims \
-        between the two spaces, and measures what they cost in retrieval quality against \
-        a full re-embed.\n\nExit codes: 0 success, 1 error, 2 bad command line, 3 `eval --gate` failed."
+        shimkit reads paired (old, new) embeddings from Parquet or PostgreSQL with pgvector, \
+        fits compatibility shims between the two spaces, measures what they cost in \
+        retrieval quality against a full re-embed, and writes the projected vectors back \
+        where the index lives.\n\nExit codes: 0 success, 1 error, 2 bad command line, 3 `eval --gate` failed."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -33,7 +34,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Describe and validate a Parquet embedding table or an evaluation-set directory.
+    /// Describe and validate a Parquet embedding table, an evaluation-set directory, or a
+    /// PostgreSQL table (postgresql://...?table=T).
     Inspect(InspectArgs),
     /// Write a synthetic evaluation set (two models of one latent space, graded qrels).
     Gen(GenArgs),

@@ -542,6 +542,45 @@ fn a_backfill_killed_at_random_moments_resumes_to_exactly_the_right_rows() {
         .unwrap()
         .get(0);
     assert_eq!(counted, 1400, "rows in committed batches");
+
+    // A checkpoint outlives its column and its table: for a column dropped and added
+    // again, or a table dropped and made again, it is stale and the rows are written.
+    client
+        .batch_execute(
+            "ALTER TABLE docs DROP COLUMN embedding_next, DROP COLUMN embedding_next_source",
+        )
+        .unwrap();
+    let said = ok(&[
+        "project",
+        "--shim",
+        path(&r.shim),
+        "--input",
+        &docs,
+        "--output",
+        &next,
+    ]);
+    assert!(said.contains("projected 1400 rows"), "{said}");
+    client.batch_execute("DROP TABLE docs").unwrap();
+    load_cranfield(&db, "docs", "minilm");
+    client
+        .batch_execute("ALTER TABLE docs ADD COLUMN embedding_next vector(768)")
+        .unwrap();
+    let said = ok(&[
+        "project",
+        "--shim",
+        path(&r.shim),
+        "--input",
+        &docs,
+        "--output",
+        &next,
+    ]);
+    assert!(said.contains("projected 1400 rows"), "{said}");
+    assert!(
+        max_difference(
+            &pg::column(&mut client, "docs", "embedding_next"),
+            &r.projected
+        ) <= 1e-6
+    );
     eprintln!("{partial} of 4 kills landed mid-run");
 }
 

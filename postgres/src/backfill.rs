@@ -184,10 +184,16 @@ impl Backfill {
         let key = existing
             .as_ref()
             .map_or_else(|| spec.target.table.to_string(), |t| t.name.to_string());
-        let recorded = if spec.resumable && !spec.restart {
-            recorded_mode(&mut control, &key, &spec)?
-        } else {
-            None
+        // A checkpoint outlives a dropped column or table; for a column that does not
+        // exist yet it is stale, whatever it says.
+        let column_is_new = existing
+            .as_ref()
+            .is_none_or(|t| t.column(&spec.target.vector).is_none());
+        let recorded = match &existing {
+            Some(t) if spec.resumable && !spec.restart && !column_is_new => {
+                recorded_mode(&mut control, &key, t.oid, &spec)?
+            }
+            _ => None,
         };
         let mode = match (spec.mode, recorded) {
             (Some(m), _) => m,
@@ -199,7 +205,14 @@ impl Backfill {
         let target_key = info.name.to_string();
         lock_column(&mut control, &spec, &target_key)?;
         let (resume, next_seq) = if spec.resumable {
-            checkpoint(&mut control, &spec, &target_key, mode)?
+            checkpoint(
+                &mut control,
+                &spec,
+                &target_key,
+                info.oid,
+                mode,
+                spec.restart || column_is_new,
+            )?
         } else {
             (Resume::Start, 1)
         };
@@ -362,11 +375,22 @@ impl Writer {
         let mut session = Session::open(&spec.target.db)?;
         let vector_sql = format!("{}({})", spec.vector_type.sql_name(), spec.dim);
         // A stage that spills to disk would cost more than the write: room for a batch.
+        // Its vectors stay in its own pages, uncompressed (PLAIN), where a row fits a page:
+        // they are read once, right away, and compressing or moving them to a TOAST table
+        // made staging cost more than the write itself. A batch's commit need not wait for its WAL to reach disk:
+        // its checkpoint row commits with it, so a batch a crash loses is one the next run
+        // writes again; `finish` commits synchronously, which flushes every batch before it.
+        // Without a checkpoint (`resumable` off) every commit waits.
+        let commit = if spec.resumable { "off" } else { "on" };
+        let vector_bytes = spec.dim * spec.vector_type.value_bytes() + 64;
+        let storage = if vector_bytes < 7000 { "PLAIN" } else { "MAIN" };
         session.batch(
             "creating the stage table",
             &format!(
                 "SET temp_buffers = '256MB';
-                 CREATE TEMP TABLE shimkit_stage (id {}, v {vector_sql}) ON COMMIT DELETE ROWS",
+                 SET synchronous_commit = {commit};
+                 CREATE TEMP TABLE shimkit_stage (id {}, v {vector_sql}) ON COMMIT DELETE ROWS;
+                 ALTER TABLE shimkit_stage ALTER COLUMN v SET STORAGE {storage}",
                 id_type.sql_name()
             ),
         )?;
@@ -779,14 +803,16 @@ fn checkpoint(
     session: &mut Session,
     spec: &BackfillSpec,
     key: &str,
+    table_oid: u32,
     mode: WriteMode,
+    start_over: bool,
 ) -> Result<(Resume, i64)> {
     let column = &spec.target.vector;
     let err = session.err("reading the backfill's checkpoint");
     let existing = session
         .client
         .query_opt(
-            "SELECT input, shim FROM shimkit.backfills WHERE target_table = $1 AND target_column = $2",
+            "SELECT input, shim, table_oid FROM shimkit.backfills WHERE target_table = $1 AND target_column = $2",
             &[&key, column],
         )
         .map_err(err)?;
@@ -803,13 +829,14 @@ fn checkpoint(
         session
             .client
             .execute(
-                "INSERT INTO shimkit.backfills (target_table, target_column, input, shim, mode)
-                 VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO shimkit.backfills (target_table, target_column, input, shim, mode, table_oid)
+                 VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (target_table, target_column) DO UPDATE SET
-                   input = EXCLUDED.input, shim = EXCLUDED.shim, mode = EXCLUDED.mode, rows_written = 0,
+                   input = EXCLUDED.input, shim = EXCLUDED.shim, mode = EXCLUDED.mode,
+                   table_oid = EXCLUDED.table_oid, rows_written = 0,
                    input_rows = 0, last_id = NULL, next_seq = 1, finished = false,
                    started_at = now(), updated_at = now()",
-                &[&key, column, &spec.input, &spec.shim, &mode.as_str()],
+                &[&key, column, &spec.input, &spec.shim, &mode.as_str(), &table_oid],
             )
             .map_err(err)?;
         Ok((Resume::Start, 1))
@@ -817,7 +844,8 @@ fn checkpoint(
     let Some(row) = existing else {
         return fresh(session);
     };
-    if spec.restart {
+    let recorded_oid: Option<u32> = row.get(2);
+    if start_over || recorded_oid.is_some_and(|oid| oid != table_oid) {
         return fresh(session);
     }
     let (input, shim): (String, String) = (row.get(0), row.get(1));
@@ -861,6 +889,7 @@ fn checkpoint(
 fn recorded_mode(
     session: &mut Session,
     key: &str,
+    table_oid: u32,
     spec: &BackfillSpec,
 ) -> Result<Option<WriteMode>> {
     let err = session.err("reading the backfill's checkpoint");
@@ -868,8 +897,15 @@ fn recorded_mode(
         .client
         .query_opt(
             "SELECT mode FROM shimkit.backfills
-             WHERE target_table = $1 AND target_column = $2 AND input = $3 AND shim = $4",
-            &[&key, &spec.target.vector, &spec.input, &spec.shim],
+             WHERE target_table = $1 AND target_column = $2 AND input = $3 AND shim = $4
+               AND (table_oid IS NULL OR table_oid = $5)",
+            &[
+                &key,
+                &spec.target.vector,
+                &spec.input,
+                &spec.shim,
+                &table_oid,
+            ],
         )
         .map_err(err)?;
     Ok(row.and_then(|r| match r.get::<_, String>(0).as_str() {

@@ -6,9 +6,17 @@
 //! - **where a table is**: a URL with shimkit's `table`, `id` and `vector` parameters
 //!   ([`PgTable`]), quoted names, passwords kept out of messages;
 //! - **what the catalog says** ([`catalog`]): column types and dimensions, unique and
-//!   vector indexes, the pgvector version;
-//! - **reading** a column in id-ordered chunks of binary `COPY` ([`PgReader`]);
-//! - the binary `COPY` format itself ([`copy`]).
+//!   vector indexes, the views that read a column, the pgvector version;
+//! - **reading** a column in id-ordered chunks of binary `COPY` ([`PgReader`]), and pairs
+//!   of columns joined by id for fitting ([`PgPairReader`]);
+//! - **writing** a column batch by batch, paced, resumable after any interruption, with
+//!   each row's provenance ([`Backfill`]), and building its index ([`index`]);
+//! - **searching** documents held in temporary tables, exactly or through HNSW, for the
+//!   evaluation ([`SearchIndex`]);
+//! - **cutting over** the column the application reads, and rolling back ([`cutover`]);
+//! - **describing** a table for `inspect` ([`inspect`]);
+//! - what shimkit remembers in the database (the `shimkit` schema: backfill checkpoints,
+//!   cutovers) and the binary `COPY` format itself ([`copy`]).
 //!
 //! It does not know shims, fitting or evaluation (the program puts them together), and it
 //! speaks only to PostgreSQL: another store is another crate behind the same seams (a

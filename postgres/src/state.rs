@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS shimkit.backfills (
     updated_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (target_table, target_column)
 );
+-- The table's identity: a checkpoint of a table dropped and made again is stale.
+ALTER TABLE shimkit.backfills ADD COLUMN IF NOT EXISTS table_oid oid;
 -- One row a committed batch, written in the batch's own transaction.
 CREATE TABLE IF NOT EXISTS shimkit.backfill_batches (
     target_table  text NOT NULL,
