@@ -675,6 +675,53 @@ fn bad_input_is_a_clear_error_naming_what_is_wrong_and_writes_nothing() {
         &pg::table(&db, "twice", "out"),
     ]);
     assert!(said.contains("twice") && said.contains("unique"), "{said}");
+    // halfvec where the server has no halfvec (pgvector before 0.7).
+    let version: String = client
+        .query_one(
+            "SELECT extversion FROM pg_extension WHERE extname = 'vector'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let half = shimkit(&[
+        "project",
+        "-q",
+        "--shim",
+        shim,
+        "--input",
+        &docs,
+        "--output",
+        &pg::table(&db, "docs", "half"),
+        "--halfvec",
+    ]);
+    if version.starts_with("0.5") || version.starts_with("0.6") {
+        assert_eq!(half.status.code(), Some(1));
+        let said = String::from_utf8_lossy(&half.stderr);
+        assert!(said.contains("halfvec needs pgvector 0.7"), "{said}");
+    } else {
+        assert!(half.status.success(), "{}", text(&half));
+        client
+            .batch_execute("ALTER TABLE docs DROP COLUMN half, DROP COLUMN half_source")
+            .unwrap();
+    }
+    // NULL ids beside a unique index (which allows them): named, not skipped.
+    client
+        .batch_execute(
+            "CREATE TABLE holes (id text UNIQUE, embedding vector(384));
+             INSERT INTO holes SELECT id, embedding FROM docs;
+             INSERT INTO holes SELECT NULL, embedding FROM docs LIMIT 2;",
+        )
+        .unwrap();
+    let said = fails(&[
+        "project",
+        "--shim",
+        shim,
+        "--input",
+        &pg::table(&db, "holes", "embedding"),
+        "--output",
+        &pg::table(&db, "holes", "out"),
+    ]);
+    assert!(said.contains("2 rows have a NULL id"), "{said}");
     // load: an id that is not in the table.
     let stranger = r.dir.path().join("stranger.parquet");
     let mut writer = shimkit_data::EmbeddingWriter::create(&stranger, 768).unwrap();

@@ -99,6 +99,9 @@ impl PgReader {
         if options.after.is_some() && !shape.ordered {
             return Err(needs_unique(&session.db, location));
         }
+        if shape.ordered {
+            check_no_null_ids(&mut session, location)?;
+        }
         let plan = Plan {
             from: format!("{} t", info.name.sql()),
             id_sql: format!("t.{}", quote_ident(&location.id)),
@@ -637,6 +640,35 @@ fn estimated_rows(session: &mut Session, oid: u32) -> Result<u64> {
         .map_err(err)?;
     let estimate: f64 = row.get(0);
     Ok(estimate.max(0.0) as u64)
+}
+
+/// Reading in id order pages with `id > last`, which no NULL id satisfies: without this
+/// check such rows would be left out in silence. The unique index answers it.
+fn check_no_null_ids(session: &mut Session, location: &PgTable) -> Result<()> {
+    let id = quote_ident(&location.id);
+    let err = session.err(format!("looking for NULL ids in \"{}\"", location.id));
+    let nulls: i64 = session
+        .client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM {} WHERE {id} IS NULL",
+                location.table.sql()
+            ),
+            &[],
+        )
+        .map_err(err)?
+        .get(0);
+    if nulls > 0 {
+        return Err(PgError::Table {
+            db: session.db.clone(),
+            table: location.table.to_string(),
+            message: format!(
+                "{nulls} rows have a NULL id in column \"{}\"; every row needs an id to be read and written back",
+                location.id
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Without a unique index, one aggregate finds a duplicate id before any row is used.
