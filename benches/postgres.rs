@@ -117,15 +117,12 @@ fn backfill(shim: &str, db: &str) -> (f64, f64) {
             assert!(s.success(), "shimkit project failed");
             break;
         }
-        if let Ok(text) = std::fs::read_to_string(&status) {
-            if let Some(kib) = text
-                .lines()
+        let kib = std::fs::read_to_string(&status).ok().and_then(|text| {
+            text.lines()
                 .find_map(|l| l.strip_prefix("VmHWM:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            {
-                peak_kib = peak_kib.max(kib);
-            }
-        }
+        });
+        peak_kib = peak_kib.max(kib.unwrap_or(0));
         std::thread::sleep(Duration::from_millis(20));
     }
     (started.elapsed().as_secs_f64(), peak_kib as f64 / 1024.0)
