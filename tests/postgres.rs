@@ -43,6 +43,13 @@ fn fails(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `project` that must fail; its stderr.
+fn project_fails(shim: &str, input: &str, output: &str) -> String {
+    fails(&[
+        "project", "--shim", shim, "--input", input, "--output", output,
+    ])
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -609,50 +616,30 @@ fn bad_input_is_a_clear_error_naming_what_is_wrong_and_writes_nothing() {
 
     let said = fails(&["inspect", &pg::table(&db, "nowhere", "embedding")]);
     assert!(said.contains("table nowhere does not exist"), "{said}");
-    let said = fails(&[
-        "project",
-        "--shim",
+    let said = project_fails(
         shim,
-        "--input",
         &pg::table(&db, "docs", "nope"),
-        "--output",
         &pg::table(&db, "docs", "out"),
-    ]);
+    );
     assert!(said.contains("no column \"nope\""), "{said}");
-    let said = fails(&[
-        "project",
-        "--shim",
+    let said = project_fails(
         shim,
-        "--input",
         &pg::table(&db, "words", "embedding"),
-        "--output",
         &pg::table(&db, "words", "out"),
-    ]);
+    );
     assert!(
         said.contains("words") && said.contains("\"embedding\" is text"),
         "{said}"
     );
     // A shim of another input dimension.
-    let said = fails(&[
-        "project",
-        "--shim",
+    let said = project_fails(
         shim,
-        "--input",
         &pg::table(&db, "docs", "small"),
-        "--output",
         &pg::table(&db, "docs", "out"),
-    ]);
+    );
     assert!(said.contains("small"), "{said}");
     // An output column of another dimension: refused before any write.
-    let said = fails(&[
-        "project",
-        "--shim",
-        shim,
-        "--input",
-        &docs,
-        "--output",
-        &pg::table(&db, "docs", "small"),
-    ]);
+    let said = project_fails(shim, &docs, &pg::table(&db, "docs", "small"));
     assert!(
         said.contains("\"small\" is vector(10)") && said.contains("nothing was written"),
         "{said}"
@@ -665,15 +652,11 @@ fn bad_input_is_a_clear_error_naming_what_is_wrong_and_writes_nothing() {
         said.contains("1 rows have a NULL id") && said.contains("1 ids occur more than once"),
         "{said}"
     );
-    let said = fails(&[
-        "project",
-        "--shim",
+    let said = project_fails(
         shim,
-        "--input",
         &pg::table(&db, "twice", "embedding"),
-        "--output",
         &pg::table(&db, "twice", "out"),
-    ]);
+    );
     assert!(said.contains("twice") && said.contains("unique"), "{said}");
     // halfvec where the server has no halfvec (pgvector before 0.7).
     let version: String = client
@@ -712,15 +695,11 @@ fn bad_input_is_a_clear_error_naming_what_is_wrong_and_writes_nothing() {
              INSERT INTO holes SELECT NULL, embedding FROM docs LIMIT 2;",
         )
         .unwrap();
-    let said = fails(&[
-        "project",
-        "--shim",
+    let said = project_fails(
         shim,
-        "--input",
         &pg::table(&db, "holes", "embedding"),
-        "--output",
         &pg::table(&db, "holes", "out"),
-    ]);
+    );
     assert!(said.contains("2 rows have a NULL id"), "{said}");
     // load: an id that is not in the table.
     let stranger = r.dir.path().join("stranger.parquet");
@@ -934,15 +913,7 @@ fn quoted_names_bigint_ids_null_vectors_and_one_writer_at_a_time() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));
-    let said = fails(&[
-        "project",
-        "--shim",
-        path(&r.shim),
-        "--input",
-        &docs,
-        "--output",
-        &next,
-    ]);
+    let said = project_fails(path(&r.shim), &docs, &next);
     let _ = first.kill();
     let _ = first.wait();
     assert!(

@@ -101,15 +101,7 @@ pub fn cutover(location: &PgTable, to: &str, options: CutoverOptions) -> Result<
     let db2 = db.clone();
     let err = move |e: postgres::Error| PgError::query(&db2, "cutting over", &e);
     let mut tx = session.client.transaction().map_err(err.clone())?;
-    for (from, to) in &renames {
-        tx.batch_execute(&format!(
-            "ALTER TABLE {} RENAME COLUMN {} TO {}",
-            info.name.sql(),
-            quote_ident(from),
-            quote_ident(to)
-        ))
-        .map_err(err.clone())?;
-    }
+    rename_columns(&mut tx, &info, &renames).map_err(err.clone())?;
     let at: String = tx
         .query_one(
             "INSERT INTO shimkit.cutovers (target_table, reads, switched_to, renames)
@@ -156,15 +148,7 @@ pub fn rollback(location: &PgTable) -> Result<Cutover> {
     let db2 = db.clone();
     let err = move |e: postgres::Error| PgError::query(&db2, "rolling back", &e);
     let mut tx = session.client.transaction().map_err(err.clone())?;
-    for (from, to) in &inverse {
-        tx.batch_execute(&format!(
-            "ALTER TABLE {} RENAME COLUMN {} TO {}",
-            info.name.sql(),
-            quote_ident(from),
-            quote_ident(to)
-        ))
-        .map_err(err.clone())?;
-    }
+    rename_columns(&mut tx, &info, &inverse).map_err(err.clone())?;
     tx.execute(
         "DELETE FROM shimkit.cutovers WHERE target_table = $1",
         &[&key],
@@ -234,4 +218,21 @@ fn missing_rows(session: &mut Session, info: &TableInfo, reads: &str, to: &str) 
         )
         .map_err(err)?
         .get(0))
+}
+
+/// The renames, in order, inside the caller's transaction.
+fn rename_columns(
+    tx: &mut postgres::Transaction<'_>,
+    info: &TableInfo,
+    renames: &[(String, String)],
+) -> std::result::Result<(), postgres::Error> {
+    for (from, to) in renames {
+        tx.batch_execute(&format!(
+            "ALTER TABLE {} RENAME COLUMN {} TO {}",
+            info.name.sql(),
+            quote_ident(from),
+            quote_ident(to)
+        ))?;
+    }
+    Ok(())
 }

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use shimkit_data::{
     BackgroundWriter, BatchReader, EmbeddingWriter, Prefetch, ReadOptions, TableSource,
 };
-use shimkit_trainer::{TrainError, artifact};
+use shimkit_trainer::artifact;
 
 use crate::cli::{BackfillArgs, ProjectArgs};
 use crate::progress::rows_bar;
@@ -76,16 +76,7 @@ pub fn run(args: &ProjectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         BackgroundWriter::new(EmbeddingWriter::create(&args.output, shim.target_dim())?, 2);
     for batch in Prefetch::new(reader, 2) {
         let batch = batch?;
-        if batch.vectors.ncols() != shim.source_dim() {
-            return Err(TrainError::InputDim {
-                path: batch.file.clone(),
-                row: batch.first_row,
-                id: batch.ids.first().cloned().unwrap_or_default(),
-                found: batch.vectors.ncols(),
-                expected: shim.source_dim(),
-            }
-            .into());
-        }
+        shim.check_batch(&batch)?;
         // The batch's own buffer is normalised in place: no copy of each batch.
         let out = shim.apply_owned(batch.vectors, !args.no_normalize)?;
         bar.inc(batch.ids.len() as u64);
@@ -132,16 +123,7 @@ fn project_to_parquet(
         BackgroundWriter::new(EmbeddingWriter::create(&args.output, shim.target_dim())?, 2);
     for batch in reader {
         let batch = batch?;
-        if batch.vectors.ncols() != shim.source_dim() {
-            return Err(TrainError::InputDim {
-                path: batch.file.clone(),
-                row: batch.first_row,
-                id: batch.ids.first().cloned().unwrap_or_default(),
-                found: batch.vectors.ncols(),
-                expected: shim.source_dim(),
-            }
-            .into());
-        }
+        shim.check_batch(&batch)?;
         let out = shim.apply_owned(batch.vectors, !args.no_normalize)?;
         bar.inc(batch.ids.len() as u64);
         writer.write(batch.ids, out)?;

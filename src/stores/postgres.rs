@@ -178,6 +178,7 @@ pub fn project_into(
     let mut consumed = 0u64;
     for batch in shimkit_data::Prefetch::new(batches, 2) {
         let batch = batch?;
+        shim.check_batch(&batch)?;
         let (ids, vectors) = if to_skip > 0 {
             let n = batch.ids.len() as u64;
             if n <= to_skip {
@@ -193,16 +194,6 @@ pub fn project_into(
         } else {
             (batch.ids, batch.vectors)
         };
-        if vectors.ncols() != shim.source_dim() {
-            return Err(shimkit_trainer::TrainError::InputDim {
-                path: batch.file.clone(),
-                row: batch.first_row,
-                id: ids.first().cloned().unwrap_or_default(),
-                found: vectors.ncols(),
-                expected: shim.source_dim(),
-            }
-            .into());
-        }
         let rows = ids.len() as u64;
         let out = shim.apply_owned(vectors, options.normalize)?;
         pacer.wait(rows);

@@ -185,6 +185,21 @@ impl Shim {
         self.weight.nrows()
     }
 
+    /// Checks that a batch's vectors have the dimension this shim maps, naming the batch's
+    /// first row where they do not.
+    pub fn check_batch(&self, batch: &shimkit_data::EmbeddingBatch) -> Result<()> {
+        if batch.vectors.ncols() == self.source_dim() {
+            return Ok(());
+        }
+        Err(TrainError::InputDim {
+            path: batch.file.clone(),
+            row: batch.first_row,
+            id: batch.ids.first().cloned().unwrap_or_default(),
+            found: batch.vectors.ncols(),
+            expected: self.source_dim(),
+        })
+    }
+
     pub fn target_dim(&self) -> usize {
         self.weight.ncols()
     }
