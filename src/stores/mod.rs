@@ -3,7 +3,7 @@
 //! A command names a table with a path (a file or a directory of files) or a URL
 //! (`postgresql://...?table=...`); [`Location`] is which, and reads it as a stream of
 //! batches or whole. What only a database can do (resume a backfill, record provenance,
-//! cut over) lives in the store's own file. A new store is one file here, one variant of
+//! cut over) lives in the store's own module. A new store is one module here, one variant of
 //! [`Location`], and its crate.
 
 pub mod postgres;

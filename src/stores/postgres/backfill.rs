@@ -1,25 +1,20 @@
-//! The commands' PostgreSQL side: inspecting a table, projecting into a column with a
-//! paced and resumable backfill, loading re-embedded vectors, cutting over, and searching
-//! for the evaluation.
+//! Projecting into a column with a paced, resumable backfill, and loading re-embedded
+//! vectors: the commands' side of [`shimkit_postgres::Backfill`].
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use shimkit_data::{BatchReader, Columns, ReadOptions, TableSource};
 use shimkit_postgres::index::{IndexKind, Metric, build_index};
-use shimkit_postgres::inspect::TableReport;
 use shimkit_postgres::{
-    Backfill, BackfillSpec, IdType, PgTable, Provenance, Resume, SearchIndex, SearchMode,
-    VectorType, WriteMode,
+    Backfill, BackfillSpec, IdType, PgTable, Provenance, Resume, VectorType, WriteMode,
 };
 use shimkit_trainer::Shim;
-use shimkit_trainer::eval::{Docs, Hit, Ranking, Searcher};
 
-use super::Location;
 use crate::progress::rows_bar;
+use crate::stores::{Batches, Location};
 
 /// How a backfill runs.
 #[derive(Debug, Clone)]
@@ -150,7 +145,7 @@ pub fn project_into(
         }
     };
     let mut read_stats = None;
-    let batches: super::Batches = match input {
+    let batches: Batches = match input {
         Location::Postgres(source) => {
             let reader = shimkit_postgres::PgReader::open(
                 source,
@@ -353,89 +348,6 @@ pub fn load(
     Ok(())
 }
 
-/// Prints `inspect`'s report of a table.
-pub fn inspect(location: &PgTable, json: bool) -> anyhow::Result<bool> {
-    let report = shimkit_postgres::inspect::inspect(location)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_report(&report);
-    }
-    Ok(report.problems.is_empty())
-}
-
-fn print_report(r: &TableReport) {
-    println!(
-        "{} table {}  (pgvector {})",
-        r.database, r.table, r.pgvector
-    );
-    println!(
-        "  rows        {}  ({} on disk)",
-        r.rows,
-        shimkit_trainer::human_bytes(r.size_bytes as f64)
-    );
-    println!(
-        "  id          \"{}\" {}, {}{}",
-        r.id.column,
-        r.id.sql_type,
-        if r.id.unique_index {
-            "unique index"
-        } else {
-            "no unique index"
-        },
-        if r.id.null_ids > 0 {
-            format!(", {} NULL", r.id.null_ids)
-        } else {
-            String::new()
-        }
-    );
-    println!(
-        "  vector      \"{}\" {}{}, {} NULL",
-        r.vector.column,
-        r.vector.sql_type,
-        r.vector
-            .dim
-            .map(|d| format!(" ({d} dimensions)"))
-            .unwrap_or_default(),
-        r.vector.null_vectors
-    );
-    if let Some(p) = &r.vector.provenance {
-        let parts: Vec<String> = p.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        println!("  provenance  {}", parts.join(", "));
-    }
-    for i in &r.vector.indexes {
-        println!("  index       {} ({}): {}", i.name, i.method, i.definition);
-    }
-    for c in &r.vector_columns {
-        println!(
-            "  column      \"{}\" {}: {} filled",
-            c.column, c.sql_type, c.filled
-        );
-    }
-    if let Some(b) = &r.backfill {
-        println!(
-            "  backfill    {} rows written{} (from {}; updated {})",
-            b.rows_written,
-            if b.finished {
-                ", finished"
-            } else {
-                ", not finished"
-            },
-            b.input,
-            b.updated_at
-        );
-    }
-    if let Some(c) = &r.cutover {
-        println!(
-            "  cutover     \"{}\" reads what was \"{}\" (since {})",
-            c.reads, c.switched_to, c.at
-        );
-    }
-    for p in &r.problems {
-        println!("  problem     {p}");
-    }
-}
-
 /// `name (size bytes, rows)` of each file: a rerun over other files does not resume.
 fn files_label(paths: &[std::path::PathBuf], rows: u64) -> String {
     let files: Vec<String> = paths
@@ -484,62 +396,5 @@ impl Pacer {
                 std::thread::sleep(ahead);
             }
         }
-    }
-}
-
-/// The evaluation's searches, run in PostgreSQL.
-pub struct PgSearcher {
-    index: Arc<Mutex<SearchIndex>>,
-    mode: SearchMode,
-}
-
-impl PgSearcher {
-    pub fn open(url: &str) -> anyhow::Result<Arc<Mutex<SearchIndex>>> {
-        let db = shimkit_postgres::Database::parse(url).context("--search")?;
-        Ok(Arc::new(Mutex::new(SearchIndex::open(&db)?)))
-    }
-
-    pub fn new(index: Arc<Mutex<SearchIndex>>, mode: SearchMode) -> Self {
-        PgSearcher { index, mode }
-    }
-}
-
-impl Searcher for PgSearcher {
-    fn search(
-        &self,
-        queries: ndarray::ArrayView2<'_, f32>,
-        docs: Docs<'_>,
-        k: usize,
-    ) -> shimkit_trainer::Result<Vec<Ranking>> {
-        let mut index = self
-            .index
-            .lock()
-            .map_err(|_| shimkit_trainer::TrainError::Invalid {
-                what: "search",
-                message: "an earlier search failed mid-way".into(),
-            })?;
-        let found = index
-            .search(
-                queries,
-                shimkit_postgres::DocSet {
-                    vectors: docs.vectors,
-                    rows: docs.rows,
-                    offsets: docs.offsets,
-                },
-                k,
-                self.mode,
-            )
-            .map_err(|e| shimkit_data::DataError::Store(Box::new(e)))?;
-        Ok(found
-            .into_iter()
-            .map(|list| {
-                list.into_iter()
-                    .map(|n| Hit {
-                        doc: n.row,
-                        score: n.score,
-                    })
-                    .collect()
-            })
-            .collect())
     }
 }
