@@ -43,6 +43,13 @@ fn fails(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `project` that must succeed; what it said.
+fn project_ok(shim: &str, input: &str, output: &str) -> String {
+    ok(&[
+        "project", "--shim", shim, "--input", input, "--output", output,
+    ])
+}
+
 /// `project` that must fail; its stderr.
 fn project_fails(shim: &str, input: &str, output: &str) -> String {
     fails(&[
@@ -314,15 +321,7 @@ fn every_command_on_cranfield_in_postgres() {
     );
 
     // A rerun has nothing to do; a restarted one never replaces a re-embedded vector.
-    let said = ok(&[
-        "project",
-        "--shim",
-        path(&r.shim),
-        "--input",
-        &docs,
-        "--output",
-        &next,
-    ]);
+    let said = project_ok(path(&r.shim), &docs, &next);
     assert!(said.contains("already"), "{said}");
     let said = ok(&[
         "project",
@@ -524,15 +523,7 @@ fn a_backfill_killed_at_random_moments_resumes_to_exactly_the_right_rows() {
             partial += 1;
         }
     }
-    let said = ok(&[
-        "project",
-        "--shim",
-        path(&r.shim),
-        "--input",
-        &docs,
-        "--output",
-        &next,
-    ]);
+    let said = project_ok(path(&r.shim), &docs, &next);
     assert!(
         said.contains("1400 rows in all") || said.contains("already"),
         "{said}"
@@ -557,30 +548,14 @@ fn a_backfill_killed_at_random_moments_resumes_to_exactly_the_right_rows() {
             "ALTER TABLE docs DROP COLUMN embedding_next, DROP COLUMN embedding_next_source",
         )
         .unwrap();
-    let said = ok(&[
-        "project",
-        "--shim",
-        path(&r.shim),
-        "--input",
-        &docs,
-        "--output",
-        &next,
-    ]);
+    let said = project_ok(path(&r.shim), &docs, &next);
     assert!(said.contains("projected 1400 rows"), "{said}");
     client.batch_execute("DROP TABLE docs").unwrap();
     load_cranfield(&db, "docs", "minilm");
     client
         .batch_execute("ALTER TABLE docs ADD COLUMN embedding_next vector(768)")
         .unwrap();
-    let said = ok(&[
-        "project",
-        "--shim",
-        path(&r.shim),
-        "--input",
-        &docs,
-        "--output",
-        &next,
-    ]);
+    let said = project_ok(path(&r.shim), &docs, &next);
     assert!(said.contains("projected 1400 rows"), "{said}");
     assert!(
         max_difference(
@@ -868,15 +843,7 @@ fn quoted_names_bigint_ids_null_vectors_and_one_writer_at_a_time() {
     };
     let input = base("vec%20v1");
     let output = base("new%27col");
-    let said = ok(&[
-        "project",
-        "--shim",
-        path(&r.shim),
-        "--input",
-        &input,
-        "--output",
-        &output,
-    ]);
+    let said = project_ok(path(&r.shim), &input, &output);
     assert!(said.contains("projected 1398 rows"), "{said}");
     assert!(
         said.contains("skipped 2 rows whose input vector is NULL"),

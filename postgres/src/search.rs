@@ -194,12 +194,7 @@ impl SearchIndex {
             let row = docs.rows.map_or(i as u32, |r| r[i]);
             copy.tuple(if has_offsets { 3 } else { 2 });
             copy.int4(row as i32);
-            copy.vector(&v.to_vec(), VectorType::Vector)
-                .map_err(|e| PgError::Table {
-                    db: db.clone(),
-                    table: name.clone(),
-                    message: e.to_string(),
-                })?;
+            vector_cell(&mut copy, v, &db, &name)?;
             if let Some(off) = docs.offsets {
                 copy.float4(off[i]);
             }
@@ -267,12 +262,7 @@ impl SearchIndex {
         for (i, v) in queries.rows().into_iter().enumerate() {
             copy.tuple(2);
             copy.int4(i as i32);
-            copy.vector(&v.to_vec(), VectorType::Vector)
-                .map_err(|e| PgError::Table {
-                    db: db.clone(),
-                    table: name.clone(),
-                    message: e.to_string(),
-                })?;
+            vector_cell(&mut copy, v, &db, &name)?;
         }
         let mut sink = self
             .session
@@ -316,4 +306,27 @@ fn doc_key(docs: DocSet<'_>) -> u64 {
         }
     }
     h.finish()
+}
+
+/// One vector of a temporary table's row: the row's own memory where it is contiguous.
+fn vector_cell(
+    copy: &mut CopyWriter,
+    v: ndarray::ArrayView1<'_, f32>,
+    db: &str,
+    table: &str,
+) -> Result<()> {
+    let owned;
+    let values = match v.as_slice() {
+        Some(values) => values,
+        None => {
+            owned = v.to_vec();
+            &owned
+        }
+    };
+    copy.vector(values, VectorType::Vector)
+        .map_err(|e| PgError::Table {
+            db: db.to_owned(),
+            table: table.to_owned(),
+            message: e.to_string(),
+        })
 }

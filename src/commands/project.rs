@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use shimkit_data::{
-    BackgroundWriter, BatchReader, EmbeddingWriter, Prefetch, ReadOptions, TableSource,
+    BackgroundWriter, BatchReader, EmbeddingBatch, EmbeddingWriter, Prefetch, ReadOptions,
+    TableSource,
 };
 use shimkit_trainer::artifact;
 
@@ -69,22 +70,8 @@ pub fn run(args: &ProjectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         );
     }
     let bar = rows_bar(reader.total_rows(), quiet, "projecting");
-    // Reading, projecting and writing overlap: the reader decodes ahead on its own thread,
-    // the writer encodes and writes behind on another. Dropped unfinished on any error, the
-    // writer leaves nothing behind.
-    let mut writer =
-        BackgroundWriter::new(EmbeddingWriter::create(&args.output, shim.target_dim())?, 2);
-    for batch in Prefetch::new(reader, 2) {
-        let batch = batch?;
-        shim.check_batch(&batch)?;
-        // The batch's own buffer is normalised in place: no copy of each batch.
-        let out = shim.apply_owned(batch.vectors, !args.no_normalize)?;
-        bar.inc(batch.ids.len() as u64);
-        writer.write(batch.ids, out)?;
-    }
-    let rows = writer
-        .finish()
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    // The reader decodes ahead on its own thread.
+    let rows = project_to_file(&shim, args, Prefetch::new(reader, 2), &bar)?;
     bar.finish_and_clear();
     if !quiet {
         let secs = started.elapsed().as_secs_f64();
@@ -119,18 +106,8 @@ fn project_to_parquet(
     )?;
     let bar = rows_bar(reader.shape().estimated_rows, quiet, "projecting");
     let stats = reader.stats();
-    let mut writer =
-        BackgroundWriter::new(EmbeddingWriter::create(&args.output, shim.target_dim())?, 2);
-    for batch in reader {
-        let batch = batch?;
-        shim.check_batch(&batch)?;
-        let out = shim.apply_owned(batch.vectors, !args.no_normalize)?;
-        bar.inc(batch.ids.len() as u64);
-        writer.write(batch.ids, out)?;
-    }
-    let rows = writer
-        .finish()
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    // The reader already reads ahead on its own thread.
+    let rows = project_to_file(shim, args, reader, &bar)?;
     bar.finish_and_clear();
     if !quiet {
         let nulls = stats
@@ -149,6 +126,31 @@ fn project_to_parquet(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every batch through the shim into `--output`, which appears whole or not at all; the
+/// rows written.
+fn project_to_file(
+    shim: &shimkit_trainer::Shim,
+    args: &ProjectArgs,
+    batches: impl Iterator<Item = shimkit_data::Result<EmbeddingBatch>>,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<u64> {
+    // Reading, projecting and writing overlap: the writer encodes and writes behind on its
+    // own thread. Dropped unfinished on any error, it leaves nothing behind.
+    let mut writer =
+        BackgroundWriter::new(EmbeddingWriter::create(&args.output, shim.target_dim())?, 2);
+    for batch in batches {
+        let batch = batch?;
+        shim.check_batch(&batch)?;
+        // The batch's own buffer is normalised in place: no copy of each batch.
+        let out = shim.apply_owned(batch.vectors, !args.no_normalize)?;
+        bar.inc(batch.ids.len() as u64);
+        writer.write(batch.ids, out)?;
+    }
+    writer
+        .finish()
+        .with_context(|| format!("writing {}", args.output.display()))
 }
 
 fn backfill_options(
