@@ -55,6 +55,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve every shim in a directory over HTTP (projection, aliases, hot swap, metrics).
     Serve(ServeArgs),
+    /// Run SQL over Parquet tables with shimkit's functions (shim_project, shim_fit_stats).
+    Sql(SqlArgs),
 }
 
 /// `auto` (`None`) or a value of a flag that takes either.
@@ -100,6 +102,18 @@ pub struct ColumnArgs {
     /// Name of the vector column.
     #[arg(long, default_value = "embedding")]
     pub vec_col: String,
+}
+
+/// Where a job's queries run.
+#[derive(Debug, Args, Clone, Default)]
+pub struct EngineArgs {
+    /// Run through Apache DataFusion: `local` (in this process, in parallel partitions).
+    /// The input is read as Parquet files and the output written as a directory of them.
+    #[arg(long)]
+    pub engine: Option<String>,
+    /// Parallel partitions of a local engine (default: the machine's cores).
+    #[arg(long)]
+    pub partitions: Option<usize>,
 }
 
 impl ColumnArgs {
@@ -244,6 +258,8 @@ pub struct FitArgs {
     pub new_name: Option<String>,
     #[command(flatten)]
     pub columns: ColumnArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Print the fit report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -274,7 +290,30 @@ pub struct ProjectArgs {
     #[command(flatten)]
     pub columns: ColumnArgs,
     #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
     pub backfill: BackfillArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  shimkit sql --table corpus=data/cranfield/corpus.minilm.parquet --shim bridge=bridge.safetensors \\\n    \"SELECT id, shim_project('bridge', embedding) AS embedding FROM corpus LIMIT 3\""
+)]
+pub struct SqlArgs {
+    /// The query (DataFusion's SQL).
+    pub query: String,
+    /// NAME=PATH: a Parquet file or a directory of them as table NAME (repeatable).
+    #[arg(long = "table")]
+    pub tables: Vec<String>,
+    /// NAME=PATH: a shim artifact, for shim_project('NAME', vectors) (repeatable).
+    #[arg(long = "shim")]
+    pub shims: Vec<String>,
+    /// Write the result to this directory of Parquet files (published whole) instead of
+    /// printing it.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 /// How a write into PostgreSQL runs.

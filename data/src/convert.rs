@@ -307,6 +307,52 @@ fn extend_converted<T: arrow_array::ArrowPrimitiveType>(
     out.extend(values.values().iter().map(|&v| f(v)));
 }
 
+/// One Arrow column of vectors, in any encoding the readers accept, as a row-major f32
+/// matrix, each row validated as a file's rows are (nulls, lengths, NaN and infinities,
+/// all-zero rows). `source` and `column` name it in errors (a file, or a query's
+/// argument); `ids`, where the caller has them, name the rows; `dim`, where known, is the
+/// length every row must have.
+pub fn vectors_from_arrow(
+    array: &ArrayRef,
+    source: &Path,
+    column: &str,
+    first_row: u64,
+    ids: &[String],
+    dim: Option<usize>,
+) -> Result<ndarray::Array2<f32>> {
+    let mut known = dim.map(|d| (d, "the dimension expected".to_owned()));
+    let mut check = VectorCheck {
+        path: source,
+        column,
+        first_row,
+        ids,
+        dim: &mut known,
+    };
+    let mut out = Vec::new();
+    let width = vectors_to_f32(array, &mut check, &mut out)?;
+    let width = known.map(|(d, _)| d).unwrap_or(width);
+    let rows = array.len();
+    ndarray::Array2::from_shape_vec((rows, out.len().checked_div(rows).unwrap_or(width)), out)
+        .map_err(|e| DataError::Invalid {
+            what: "vectors",
+            message: e.to_string(),
+        })
+}
+
+/// An Arrow column of ids (utf8, large_utf8, utf8view, int32 or int64) as strings, the way
+/// the readers turn ids into strings (integers in decimal); `source` and `column` name it
+/// in errors.
+pub fn ids_from_arrow(
+    array: &ArrayRef,
+    source: &Path,
+    column: &str,
+    first_row: u64,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    ids_to_strings(source, column, array, first_row, &mut out)?;
+    Ok(out)
+}
+
 /// Rejects non-finite values and all-zero rows. A float64 too large for f32 turns into an
 /// infinity on conversion and is reported with its original value.
 fn validate_row(

@@ -12,6 +12,7 @@ use shimkit_data::{
 use shimkit_trainer::{Direction, FitConfig, FitOutcome, PairAccumulator, Shim, artifact};
 
 use crate::cli::{FitArgs, parse_auto};
+use crate::engine::{Engine, runtime};
 use crate::progress::rows_bar;
 use crate::stores::Location;
 
@@ -37,6 +38,11 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         memory_budget: crate::system::memory_budget(&args.max_memory)?,
         ..FitConfig::default()
     };
+    let engine = Engine::from_args(&args.engine)?;
+    let cfg = FitConfig {
+        linear_only: engine.is_some(),
+        ..cfg
+    };
     cfg.validate()?;
     let old_location = Location::parse(&args.old, "--old")?;
     let new_location = Location::parse(&args.new, "--new")?;
@@ -59,6 +65,13 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let bar = rows_bar(0, quiet, "fitting");
     let columns = args.columns.columns();
     let fitted = match (&old_location, &new_location) {
+        (Location::Files(old), Location::Files(new)) if engine.is_some() => {
+            let engine = engine.as_ref().expect("matched");
+            fit_with_engine(engine, old, new, &columns, args.direction, &cfg).map_err(hint)?
+        }
+        _ if engine.is_some() => {
+            anyhow::bail!("--engine reads Parquet files; a PostgreSQL table goes without it")
+        }
         (Location::Files(old), Location::Files(new)) => {
             let options = ReadOptions::with_columns(columns.clone());
             let old_source = TableSource::from_paths(old)?;
@@ -125,7 +138,10 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             args.direction
         );
         let scored = if outcome.scored_pairs < outcome.heldout_pairs {
-            format!(", scored on the first {}", outcome.scored_pairs)
+            format!(
+                ", scored on {} of them (lowest id hash)",
+                outcome.scored_pairs
+            )
         } else {
             String::new()
         };
@@ -305,6 +321,42 @@ fn fit_joined(
         only_old: pairs.only_old,
         only_new: pairs.only_new,
         pairing: "joined in memory",
+    })
+}
+
+/// Both tables joined by id in an engine, whose aggregate gathers the statistics; the fit
+/// is finished here as a streamed one is.
+fn fit_with_engine(
+    engine: &Engine,
+    old: &[std::path::PathBuf],
+    new: &[std::path::PathBuf],
+    columns: &shimkit_data::Columns,
+    direction: Direction,
+    cfg: &FitConfig,
+) -> anyhow::Result<Fitted> {
+    let ctx = engine.context(&shimkit_engine::ShimSet::new())?;
+    let job = shimkit_engine::jobs::FitJob {
+        old,
+        new,
+        columns,
+        direction,
+        cfg,
+    };
+    let stats = runtime()?
+        .block_on(shimkit_engine::jobs::fit_stats(&ctx, &job))
+        .with_context(|| {
+            format!(
+                "gathering the fit's statistics on {}",
+                engine.describe(&ctx)
+            )
+        })?;
+    let acc = PairAccumulator::from_bytes(&stats.bytes, cfg.clone())?;
+    let pairs = acc.pairs() as u64;
+    Ok(Fitted {
+        outcome: acc.finish()?,
+        only_old: (stats.old_rows - pairs) as usize,
+        only_new: (stats.new_rows - pairs) as usize,
+        pairing: "joined by id in the engine",
     })
 }
 

@@ -10,6 +10,7 @@ mod inspect_shim;
 mod load;
 mod project;
 mod serve;
+mod sql;
 
 use std::process::ExitCode;
 
@@ -27,5 +28,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(&args, quiet),
         Command::Demo(args) => demo::run(&args, quiet),
         Command::Serve(args) => serve::run(&args, quiet),
+        Command::Sql(args) => sql::run(&args, quiet),
     }
 }

@@ -13,13 +13,20 @@ use shimkit_data::{
 };
 use shimkit_trainer::artifact;
 
+use shimkit_engine::ShimSet;
+use shimkit_engine::jobs::ProjectJob;
+
 use crate::cli::{BackfillArgs, ProjectArgs};
+use crate::engine::{Engine, runtime};
 use crate::progress::rows_bar;
 use crate::stores::Location;
 use crate::stores::postgres::{BackfillOptions, project_into};
 
 pub fn run(args: &ProjectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    if let Some(engine) = Engine::from_args(&args.engine)? {
+        return project_with_engine(&engine, args, quiet);
+    }
     let shim = artifact::load(&args.shim)?;
     let input = Location::one(&args.input, "--input")?;
     let output = Location::one(&args.output, "--output")?;
@@ -84,6 +91,75 @@ pub fn run(args: &ProjectArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             shim.meta.direction,
             args.output.display(),
             rows as f64 / secs.max(1e-9)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parquet files through an engine into a directory of Parquet files, published whole.
+fn project_with_engine(
+    engine: &Engine,
+    args: &ProjectArgs,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    if Location::one(&args.input, "--input")?
+        .as_postgres()
+        .is_some()
+        || Location::one(&args.output, "--output")?
+            .as_postgres()
+            .is_some()
+    {
+        bail!("--engine reads and writes Parquet files; a PostgreSQL table goes without it");
+    }
+    if args.output.is_file() {
+        bail!(
+            "--output {} is a file; with --engine the output is a directory of Parquet files",
+            args.output.display()
+        );
+    }
+    if let (Ok(input), Ok(output)) = (args.input.canonicalize(), args.output.canonicalize())
+        && input.starts_with(&output)
+    {
+        bail!(
+            "--output {} holds the --input {}: replacing it would remove the input; write elsewhere",
+            args.output.display(),
+            args.input.display()
+        );
+    }
+    refuse_output_inside_input(&args.input, &args.output)?;
+    let shims = ShimSet::new().with_file("shim", &args.shim, !args.no_normalize)?;
+    let ctx = engine.context(&shims)?;
+    let columns = args.columns.columns();
+    let input = [args.input.clone()];
+    let job = ProjectJob {
+        shim: "shim",
+        input: &input,
+        columns: &columns,
+        output: &args.output,
+    };
+    let report = runtime()?
+        .block_on(shimkit_engine::jobs::project(&ctx, &job))
+        .with_context(|| {
+            format!(
+                "projecting {} through {}",
+                args.input.display(),
+                engine.describe(&ctx)
+            )
+        })?;
+    if !quiet {
+        let shim = &shims.get("shim")?.shim;
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "projected {} vectors {}-d -> {}-d with {} into {} ({} files) in {secs:.2} s ({:.0} rows/s) on {}",
+            report.rows,
+            shim.source_dim(),
+            shim.target_dim(),
+            args.shim.display(),
+            args.output.display(),
+            report.files,
+            report.rows as f64 / secs.max(1e-9),
+            engine.describe(&ctx)
         );
     }
     Ok(ExitCode::SUCCESS)

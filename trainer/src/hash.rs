@@ -87,6 +87,21 @@ impl Fingerprint {
         self.count += 1;
         self.sum = self.sum.wrapping_add(id_hash);
     }
+
+    /// The fingerprint of both sets of ids together.
+    pub fn merge(&mut self, other: Fingerprint) {
+        self.count += other.count;
+        self.sum = self.sum.wrapping_add(other.sum);
+    }
+
+    /// (count, sum): what [`Fingerprint::from_parts`] takes back.
+    pub fn parts(&self) -> (u64, u64) {
+        (self.count, self.sum)
+    }
+
+    pub fn from_parts(count: u64, sum: u64) -> Self {
+        Fingerprint { count, sum }
+    }
 }
 
 impl std::fmt::Display for Fingerprint {

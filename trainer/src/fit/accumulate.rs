@@ -1,10 +1,11 @@
 //! Gathering pairs into what a fit needs, batch by batch, in memory that does not grow with
 //! the number of pairs; and finishing the fit: tune, score, choose, refit.
 
-use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{ArrayView1, ArrayView2, Axis};
 
 use super::adapters::{adapter_candidate, fit_adapter, with_own_affine};
 use super::choose::{build, choose, tune_and_score};
+use super::kept::Kept;
 use super::reservoir::Reservoir;
 use super::{FitConfig, FitOutcome};
 use crate::adapter::AdapterParams;
@@ -17,14 +18,14 @@ use crate::stats::PairStats;
 /// Rows gathered for one part of the split before they go through the GEMM together.
 pub(super) const FLUSH_ROWS: usize = 4096;
 
-struct PartBuffer {
-    stats: PairStats,
+pub(super) struct PartBuffer {
+    pub(super) stats: PairStats,
     x: Vec<f32>,
     y: Vec<f32>,
 }
 
 impl PartBuffer {
-    fn new(d_in: usize, d_out: usize) -> Self {
+    pub(super) fn new(d_in: usize, d_out: usize) -> Self {
         PartBuffer {
             stats: PairStats::new(d_in, d_out),
             x: Vec::with_capacity(FLUSH_ROWS * d_in),
@@ -40,7 +41,7 @@ impl PartBuffer {
         }
     }
 
-    fn flush(&mut self) {
+    pub(super) fn flush(&mut self) {
         let rows = self.x.len() / self.stats.d_in().max(1);
         if rows > 0 {
             let x =
@@ -56,23 +57,20 @@ impl PartBuffer {
 
 /// Gathers pairs batch by batch into what a fit needs, in memory that does not grow with
 /// the number of pairs: per-fold statistics of the training split, statistics of the
-/// held-out split, and the first `max_heldout` held-out pairs as vectors to score the
+/// held-out split, and the `max_heldout` held-out pairs of lowest seeded id hash as vectors to score the
 /// candidates on. Rows are L2-normalised on the way in.
 pub struct PairAccumulator {
-    cfg: FitConfig,
-    folds: Vec<PartBuffer>,
-    heldout: PartBuffer,
-    kept_x: Vec<f32>,
-    kept_y: Vec<f32>,
-    /// Seeded id hashes of the kept held-out pairs, which put them in an order that does
-    /// not depend on the input's.
-    kept_keys: Vec<u64>,
+    pub(super) cfg: FitConfig,
+    pub(super) folds: Vec<PartBuffer>,
+    pub(super) heldout: PartBuffer,
+    /// The held-out pairs of lowest seeded id hash, at most `max_heldout`.
+    pub(super) kept: Kept,
     /// Training pairs kept for the adapters (empty unless one is fitted).
-    reservoir: Reservoir,
-    pairs: usize,
-    split: Split,
-    fingerprint: Fingerprint,
-    scratch: (Vec<f32>, Vec<f32>),
+    pub(super) reservoir: Reservoir,
+    pub(super) pairs: usize,
+    pub(super) split: Split,
+    pub(super) fingerprint: Fingerprint,
+    pub(super) scratch: (Vec<f32>, Vec<f32>),
 }
 
 impl PairAccumulator {
@@ -91,11 +89,9 @@ impl PairAccumulator {
         Ok(PairAccumulator {
             folds: (0..k).map(|_| PartBuffer::new(d_in, d_out)).collect(),
             heldout: PartBuffer::new(d_in, d_out),
-            kept_x: Vec::new(),
-            kept_y: Vec::new(),
-            kept_keys: Vec::new(),
+            kept: Kept::new(cfg.max_heldout, d_in, d_out),
             reservoir: Reservoir::new(
-                if !cfg.method.is_linear() {
+                if cfg.fits_adapters() {
                     cfg.max_adapter_pairs
                 } else {
                     0
@@ -149,11 +145,7 @@ impl PairAccumulator {
             match self.split.part(h) {
                 Part::HeldOut => {
                     self.heldout.push(sx, sy);
-                    if self.kept_x.len() < self.cfg.max_heldout * d_in {
-                        self.kept_x.extend_from_slice(sx);
-                        self.kept_y.extend_from_slice(sy);
-                        self.kept_keys.push(mix(self.cfg.seed, stream::KEEP, h));
-                    }
+                    self.kept.push(mix(self.cfg.seed, stream::KEEP, h), sx, sy);
                 }
                 Part::Fold(fold) => {
                     self.folds[fold].push(sx, sy);
@@ -187,19 +179,14 @@ impl PairAccumulator {
                 min,
             });
         }
-        let (d_in, d_out) = (train.d_in(), train.d_out());
-        let kept = self.kept_x.len() / d_in;
-        let x_val = Array2::from_shape_vec((kept, d_in), self.kept_x).expect("kept shape");
-        let y_val = Array2::from_shape_vec((kept, d_out), self.kept_y).expect("kept shape");
-        let mut by_key: Vec<usize> = (0..kept).collect();
-        by_key.sort_unstable_by_key(|&i| (self.kept_keys[i], i));
-        let (x_val, y_val) = (
-            x_val.select(Axis(0), &by_key),
-            y_val.select(Axis(0), &by_key),
-        );
+        let kept = self.kept.len();
+        let (x_val, y_val) = self.kept.sorted();
         let cfg = &self.cfg;
         let methods: Vec<Method> = match cfg.method {
-            Method::Auto => Method::CONCRETE.to_vec(),
+            Method::Auto => Method::CONCRETE
+                .into_iter()
+                .filter(|m| m.is_linear() || !cfg.linear_only)
+                .collect(),
             m => vec![m],
         };
         let mut candidates = Vec::new();

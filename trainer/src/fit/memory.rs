@@ -24,7 +24,7 @@ pub fn fit_peak_bytes(d_in: usize, d_out: usize, cfg: &FitConfig) -> f64 {
     let solve = 3.0 * stats + 3.0 * 8.0 * i * i;
     let heldout = cfg.max_heldout as f64 * (4.0 * (i + o) + 8.0);
     let mut peak = accumulate + solve + heldout;
-    if !cfg.method.is_linear() {
+    if cfg.fits_adapters() {
         let pairs = cfg.max_adapter_pairs as f64;
         // The reservoir holds up to twice its cap before it compacts.
         let sample = 2.0 * pairs * (4.0 * (i + o) + 16.0);

@@ -15,10 +15,12 @@ pub use crate::method::Method;
 mod accumulate;
 mod adapters;
 mod choose;
+mod kept;
 pub(crate) mod kmeans;
 mod memory;
 mod reservoir;
 pub mod score;
+mod wire;
 
 pub use accumulate::PairAccumulator;
 pub use choose::{build, choose, parameters};
@@ -47,8 +49,9 @@ pub struct FitConfig {
     pub seed: u64,
     pub folds: usize,
     pub min_pairs: usize,
-    /// Held-out pairs kept as vectors to score candidates on (the rest of the held-out
-    /// split still counts in the refit): bounds memory on huge fits.
+    /// Held-out pairs kept as vectors to score candidates on, those of lowest seeded id
+    /// hash (the rest of the held-out split still counts in the refit): bounds memory on
+    /// huge fits, and does not depend on the rows' order.
     pub max_heldout: usize,
     /// Training pairs kept as vectors for the non-linear adapters (a seeded sample by id
     /// hash when there are more): bounds their fits' memory and time.
@@ -60,6 +63,10 @@ pub struct FitConfig {
     /// Bytes the fit may use; a fit whose estimated peak ([`fit_peak_bytes`]) is larger
     /// is refused before it allocates. `None` does not check.
     pub memory_budget: Option<u64>,
+    /// `auto` chooses among the linear methods only, and no sample of pairs is kept for
+    /// the adapters: a fit from statistics gathered elsewhere (an engine's aggregate) has
+    /// none.
+    pub linear_only: bool,
 }
 
 impl Default for FitConfig {
@@ -77,11 +84,17 @@ impl Default for FitConfig {
             landmarks: kernel::Landmarks::default(),
             mlp: MlpConfig::default(),
             memory_budget: None,
+            linear_only: false,
         }
     }
 }
 
 impl FitConfig {
+    /// Whether the fit keeps a sample of training pairs for the non-linear adapters.
+    pub fn fits_adapters(&self) -> bool {
+        !self.method.is_linear() && !self.linear_only
+    }
+
     /// Checks the settings a user can give, before any work.
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &'static str, message: String| Err(TrainError::Invalid { what, message });
@@ -96,7 +109,16 @@ impl FitConfig {
         if self.rank == Some(0) {
             return bad("--rank", "a rank is at least 1".into());
         }
-        if !self.method.is_linear() {
+        if self.linear_only && !(self.method.is_linear() || self.method == Method::Auto) {
+            return bad(
+                "--method",
+                format!(
+                    "{} is not fitted from statistics alone: ridge, procrustes, lowrank or auto (among those three)",
+                    self.method
+                ),
+            );
+        }
+        if self.fits_adapters() {
             self.mlp.validate()?;
         }
         Ok(())

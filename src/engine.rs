@@ -1,0 +1,59 @@
+//! `--engine`: which query engine a job runs on, and the session it gets there.
+
+use anyhow::{Context, bail};
+use datafusion::prelude::SessionContext;
+use shimkit_engine::ShimSet;
+
+use crate::cli::EngineArgs;
+
+pub enum Engine {
+    /// DataFusion in this process.
+    Local { partitions: Option<usize> },
+}
+
+impl Engine {
+    /// The engine `--engine` names, or `None` for shimkit's own streamed path.
+    pub fn from_args(args: &EngineArgs) -> anyhow::Result<Option<Engine>> {
+        if args.partitions == Some(0) {
+            bail!("--partitions 0: at least one partition");
+        }
+        match args.engine.as_deref() {
+            None => {
+                if args.partitions.is_some() {
+                    bail!("--partitions goes with --engine local");
+                }
+                Ok(None)
+            }
+            Some("local") => Ok(Some(Engine::Local {
+                partitions: args.partitions,
+            })),
+            Some(other) => {
+                bail!("--engine {other:?}: the engines are `local` (DataFusion in this process)")
+            }
+        }
+    }
+
+    /// A session with shimkit's functions registered, knowing `shims`.
+    pub fn context(&self, shims: &ShimSet) -> anyhow::Result<SessionContext> {
+        match self {
+            Engine::Local { partitions } => Ok(shimkit_engine::local_context(*partitions, shims)),
+        }
+    }
+
+    pub fn describe(&self, ctx: &SessionContext) -> String {
+        match self {
+            Engine::Local { .. } => format!(
+                "DataFusion in this process, {} partitions",
+                ctx.copied_config().target_partitions()
+            ),
+        }
+    }
+}
+
+/// The runtime an engine's futures run on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the engine's runtime")
+}

@@ -1,0 +1,494 @@
+//! `--engine local` and `shimkit sql` end to end: DataFusion's results against shimkit's
+//! own on the bundled Cranfield data, and the inputs a job through the engine refuses.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ndarray::{Array2, Axis};
+use shimkit_data::{EmbeddingWriter, ReadOptions, TableSource, read_table};
+
+fn shimkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shimkit"))
+        .args(args)
+        .output()
+        .expect("run shimkit")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = shimkit(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = shimkit(args);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn cranfield(file: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/cranfield")
+        .join(file)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn by_id(path: &Path) -> HashMap<String, Vec<f32>> {
+    let t = read_table(&TableSource::new(path).unwrap(), &ReadOptions::default()).unwrap();
+    let mut out = HashMap::new();
+    for (id, row) in t.ids.iter().zip(t.vectors.rows()) {
+        assert!(
+            out.insert(id.clone(), row.to_vec()).is_none(),
+            "{id} twice in {}",
+            path.display()
+        );
+    }
+    out
+}
+
+fn write(path: &Path, ids: &[String], m: &Array2<f32>) {
+    let mut w = EmbeddingWriter::create(path, m.ncols()).unwrap();
+    w.write(ids, m.view()).unwrap();
+    w.finish().unwrap();
+}
+
+/// The Cranfield minilm corpus as `parts` files in a directory, rows in another order.
+fn split_corpus(dir: &Path, parts: usize) -> PathBuf {
+    let t = read_table(
+        &TableSource::new(cranfield("corpus.minilm.parquet")).unwrap(),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let out = dir.join("corpus-parts");
+    std::fs::create_dir_all(&out).unwrap();
+    let n = t.ids.len();
+    for p in 0..parts {
+        let rows: Vec<usize> = (0..n).rev().filter(|i| i % parts == p).collect();
+        let ids: Vec<String> = rows.iter().map(|&i| t.ids[i].clone()).collect();
+        write(
+            &out.join(format!("part-{p}.parquet")),
+            &ids,
+            &t.vectors.select(Axis(0), &rows),
+        );
+    }
+    out
+}
+
+#[test]
+fn project_through_the_local_engine_equals_project() {
+    let d = tempfile::tempdir().unwrap();
+    let shim = d.path().join("bridge.safetensors");
+    let (old, new) = (
+        cranfield("corpus.minilm.parquet"),
+        cranfield("corpus.mpnet.parquet"),
+    );
+    ok(&[
+        "fit",
+        "-q",
+        "--old",
+        &old,
+        "--new",
+        &new,
+        "--method",
+        "ridge",
+        "--out",
+        s(&shim),
+    ]);
+    let local = d.path().join("local.parquet");
+    ok(&[
+        "project",
+        "-q",
+        "--shim",
+        s(&shim),
+        "--input",
+        &old,
+        "--output",
+        s(&local),
+    ]);
+    let expected = by_id(&local);
+    let parts = split_corpus(d.path(), 3);
+    for (input, partitions) in [(PathBuf::from(&old), "1"), (parts.clone(), "3")] {
+        let out = d.path().join("engine-out");
+        let text = ok(&[
+            "project",
+            "--shim",
+            s(&shim),
+            "--input",
+            s(&input),
+            "--output",
+            s(&out),
+            "--engine",
+            "local",
+            "--partitions",
+            partitions,
+        ]);
+        assert!(
+            text.contains("projected 1400 vectors 384-d -> 768-d"),
+            "{text}"
+        );
+        assert!(out.is_dir());
+        let got = by_id(&out);
+        assert_eq!(got.len(), expected.len(), "nothing lost or duplicated");
+        let mut worst = 0.0f32;
+        for (id, want) in &expected {
+            let row = got.get(id).unwrap_or_else(|| panic!("{id} missing"));
+            for (a, b) in row.iter().zip(want) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+        assert!(worst <= 1e-6, "largest difference {worst}");
+    }
+    // A run that fails leaves the last good output as it was, and no staging directory.
+    let out = d.path().join("engine-out");
+    let before = by_id(&out);
+    let e = fails(&[
+        "project",
+        "--shim",
+        s(&shim),
+        "--input",
+        &new,
+        "--output",
+        s(&out),
+        "--engine",
+        "local",
+    ]);
+    assert!(e.contains("384") && e.contains("768"), "{e}");
+    assert_eq!(by_id(&out).len(), before.len());
+    let leftovers: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn fit_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["fit", "--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(&all)).unwrap()
+}
+
+fn weights(path: &Path) -> Array2<f32> {
+    shimkit_trainer::artifact::load(path).unwrap().weight
+}
+
+#[test]
+fn fit_through_the_local_engine_gives_the_weights_and_lambda_of_fit() {
+    let d = tempfile::tempdir().unwrap();
+    let (old, new) = (
+        cranfield("corpus.minilm.parquet"),
+        cranfield("corpus.mpnet.parquet"),
+    );
+    let parts = split_corpus(d.path(), 2);
+    for method in ["ridge", "procrustes", "lowrank", "auto"] {
+        for direction in ["old-to-new", "new-to-old"] {
+            let local = d
+                .path()
+                .join(format!("{method}-{direction}-local.safetensors"));
+            let engine = d
+                .path()
+                .join(format!("{method}-{direction}-engine.safetensors"));
+            let a = fit_json(&[
+                "--old",
+                &old,
+                "--new",
+                &new,
+                "--method",
+                method,
+                "--direction",
+                direction,
+                "--out",
+                s(&local),
+            ]);
+            let b = fit_json(&[
+                "--old",
+                s(&parts),
+                "--new",
+                &new,
+                "--method",
+                method,
+                "--direction",
+                direction,
+                "--out",
+                s(&engine),
+                "--engine",
+                "local",
+                "--partitions",
+                "3",
+            ]);
+            assert_eq!(b["pairs"], 1400);
+            assert_eq!(b["heldout_pairs"], a["heldout_pairs"]);
+            let linear = |r: &serde_json::Value| -> Vec<serde_json::Value> {
+                r["candidates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|c| {
+                        ["ridge", "procrustes", "lowrank"].contains(&c["method"].as_str().unwrap())
+                    })
+                    .cloned()
+                    .collect()
+            };
+            let (la, lb) = (linear(&a), linear(&b));
+            assert_eq!(
+                lb.len(),
+                b["candidates"].as_array().unwrap().len(),
+                "the engine fits linear methods only"
+            );
+            assert_eq!(la.len(), lb.len());
+            for (ca, cb) in la.iter().zip(&lb) {
+                assert_eq!(ca["method"], cb["method"]);
+                // λ is searched on a continuous scale: the same to 1e-6, relative.
+                match (ca["lambda"].as_f64(), cb["lambda"].as_f64()) {
+                    (Some(x), Some(y)) => assert!(
+                        (x - y).abs() <= 1e-6 * x.abs(),
+                        "{method} {direction}: λ {x} vs {y}"
+                    ),
+                    _ => assert_eq!(ca["lambda"], cb["lambda"], "{method} {direction}"),
+                }
+                assert_eq!(ca["rank"], cb["rank"], "{method} {direction}");
+                let (x, y) = (
+                    ca["heldout_cosine"].as_f64().unwrap(),
+                    cb["heldout_cosine"].as_f64().unwrap(),
+                );
+                assert!((x - y).abs() < 1e-7, "{x} vs {y}");
+            }
+            if method != "auto" {
+                let (wa, wb) = (weights(&local), weights(&engine));
+                let scale = wa.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let diff = (&wa - &wb).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                assert!(
+                    diff <= 1e-6 * scale,
+                    "{method} {direction}: {diff} against {scale}"
+                );
+            } else {
+                let best = lb
+                    .iter()
+                    .max_by(|p, q| {
+                        p["heldout_cosine"]
+                            .as_f64()
+                            .partial_cmp(&q["heldout_cosine"].as_f64())
+                            .unwrap()
+                    })
+                    .unwrap();
+                assert!(
+                    b["chosen"]["heldout_cosine"].as_f64().unwrap()
+                        >= best["heldout_cosine"].as_f64().unwrap() - 0.002
+                );
+            }
+        }
+    }
+    let e = fails(&[
+        "fit",
+        "--old",
+        &old,
+        "--new",
+        &new,
+        "--method",
+        "kernel",
+        "--out",
+        s(&d.path().join("k.safetensors")),
+        "--engine",
+        "local",
+    ]);
+    assert!(e.contains("ridge, procrustes, lowrank or auto"), "{e}");
+}
+
+#[test]
+fn sql_runs_the_functions_and_writes_a_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let shim = d.path().join("bridge.safetensors");
+    let (old, new) = (
+        cranfield("corpus.minilm.parquet"),
+        cranfield("corpus.mpnet.parquet"),
+    );
+    ok(&[
+        "fit",
+        "-q",
+        "--old",
+        &old,
+        "--new",
+        &new,
+        "--method",
+        "procrustes",
+        "--out",
+        s(&shim),
+    ]);
+    let local = d.path().join("local.parquet");
+    ok(&[
+        "project",
+        "-q",
+        "--shim",
+        s(&shim),
+        "--input",
+        &old,
+        "--output",
+        s(&local),
+    ]);
+    let out = d.path().join("sql-out");
+    let table = format!("corpus={old}");
+    let bridge = format!("bridge={}", s(&shim));
+    ok(&[
+        "sql",
+        "-q",
+        "--table",
+        &table,
+        "--shim",
+        &bridge,
+        "--output",
+        s(&out),
+        "SELECT id, shim_project('bridge', embedding) AS embedding FROM corpus WHERE id < '5'",
+    ]);
+    let got = by_id(&out);
+    let expected = by_id(&local);
+    assert!(!got.is_empty() && got.len() < expected.len());
+    for (id, row) in &got {
+        assert!(id.as_str() < "5");
+        let want = &expected[id];
+        assert!(
+            row.iter().zip(want).all(|(a, b)| (a - b).abs() <= 1e-6),
+            "{id}"
+        );
+    }
+    let printed = ok(&["sql", "--table", &table, "SELECT count(*) AS n FROM corpus"]);
+    assert!(printed.contains("1400"), "{printed}");
+    let e = fails(&[
+        "sql",
+        "--table",
+        &table,
+        "--shim",
+        &bridge,
+        "SELECT shim_project('other', embedding) FROM corpus",
+    ]);
+    assert!(
+        e.contains("no shim named \"other\"") && e.contains("registered: bridge"),
+        "{e}"
+    );
+    let e = fails(&["sql", "--table", "corpus", "SELECT 1"]);
+    assert!(e.contains("NAME=PATH"), "{e}");
+}
+
+#[test]
+fn the_engine_refuses_bad_tables_with_the_row_named_and_publishes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let shim = d.path().join("bridge.safetensors");
+    let (old, new) = (
+        cranfield("corpus.minilm.parquet"),
+        cranfield("corpus.mpnet.parquet"),
+    );
+    ok(&[
+        "fit",
+        "-q",
+        "--old",
+        &old,
+        "--new",
+        &new,
+        "--method",
+        "ridge",
+        "--out",
+        s(&shim),
+    ]);
+    let m = Array2::from_shape_fn((60, 384), |(i, j)| ((i * 7 + j) % 13) as f32 + 1.0);
+    let ids: Vec<String> = (0..60).map(|i| format!("doc{i}")).collect();
+    let mut nan = m.clone();
+    nan[[17, 3]] = f32::NAN;
+    let bad = d.path().join("nan.parquet");
+    write(&bad, &ids, &nan);
+    let mut dup_ids = ids.clone();
+    dup_ids[40] = "doc3".into();
+    let dup = d.path().join("dup.parquet");
+    // The writer does not check ids; shimkit's readers do.
+    write(&dup, &dup_ids, &m);
+    let out = d.path().join("out");
+    let e = fails(&[
+        "project",
+        "--shim",
+        s(&shim),
+        "--input",
+        s(&bad),
+        "--output",
+        s(&out),
+        "--engine",
+        "local",
+    ]);
+    assert!(
+        e.contains("nan.parquet") && e.contains("row 17") && e.contains("doc17"),
+        "{e}"
+    );
+    let e = fails(&[
+        "project",
+        "--shim",
+        s(&shim),
+        "--input",
+        s(&dup),
+        "--output",
+        s(&out),
+        "--engine",
+        "local",
+    ]);
+    assert!(e.contains("more than once") && e.contains("doc3"), "{e}");
+    assert!(!out.exists(), "nothing published");
+    let file = d.path().join("a-file");
+    std::fs::write(&file, b"keep me").unwrap();
+    let e = fails(&[
+        "project",
+        "--shim",
+        s(&shim),
+        "--input",
+        &old,
+        "--output",
+        s(&file),
+        "--engine",
+        "local",
+    ]);
+    assert!(e.contains("is a file"), "{e}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+    let e = fails(&[
+        "project",
+        "--shim",
+        s(&shim),
+        "--input",
+        &old,
+        "--output",
+        s(&out),
+        "--engine",
+        "df://nowhere:1",
+    ]);
+    assert!(e.contains("--engine"), "{e}");
+    let e = fails(&[
+        "project",
+        "--shim",
+        s(&shim),
+        "--input",
+        s(&d.path().join("missing")),
+        "--output",
+        s(&out),
+        "--engine",
+        "local",
+    ]);
+    assert!(e.contains("missing"), "{e}");
+    let e = fails(&[
+        "fit",
+        "--old",
+        s(&dup),
+        "--new",
+        s(&dup),
+        "--method",
+        "ridge",
+        "--out",
+        s(&d.path().join("x.safetensors")),
+        "--engine",
+        "local",
+    ]);
+    assert!(e.contains("more than once"), "{e}");
+}
