@@ -36,7 +36,7 @@ impl Engine {
     /// A session with shimkit's functions registered, knowing `shims`.
     pub fn context(&self, shims: &ShimSet) -> anyhow::Result<SessionContext> {
         match self {
-            Engine::Local { partitions } => Ok(shimkit_engine::local_context(*partitions, shims)),
+            Engine::Local { partitions } => Ok(shimkit_engine::local_context(*partitions, shims)?),
         }
     }
 
@@ -50,8 +50,11 @@ impl Engine {
     }
 }
 
-/// The runtime an engine's futures run on.
+/// The runtime an engine's futures run on. Every batch through the engine allocates and
+/// frees buffers of several MiB; glibc's heap keeps freed ones for the next batch instead
+/// of returning them to the kernel and faulting fresh pages in again (as `serve` does).
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    shimkit_server::heap::keep_freed();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -339,6 +339,48 @@ pub fn vectors_from_arrow(
         })
 }
 
+/// [`vectors_from_arrow`] without the copy where there is nothing to convert: a
+/// FixedSizeList of float32 without NULLs is validated and viewed in place.
+pub fn vectors_view_from_arrow<'a>(
+    array: &'a ArrayRef,
+    source: &Path,
+    column: &str,
+    first_row: u64,
+    ids: &[String],
+    dim: Option<usize>,
+) -> Result<ndarray::CowArray<'a, f32, ndarray::Ix2>> {
+    if let DataType::FixedSizeList(item, width) = array.data_type()
+        && item.data_type() == &DataType::Float32
+        && array.null_count() == 0
+        && dim.is_none_or(|d| d as i32 == *width)
+    {
+        let list = array.as_fixed_size_list();
+        let width = *width as usize;
+        let values = list.values().as_primitive::<Float32Type>();
+        if values.null_count() == 0 && width > 0 {
+            let start = list.offset() * width;
+            let data = &values.values()[start..start + list.len() * width];
+            let mut known = Some((width, String::new()));
+            let check = VectorCheck {
+                path: source,
+                column,
+                first_row,
+                ids,
+                dim: &mut known,
+            };
+            validate_rows(data, width, &check)?;
+            let view = ndarray::ArrayView2::from_shape((list.len(), width), data).map_err(|e| {
+                DataError::Invalid {
+                    what: "vectors",
+                    message: e.to_string(),
+                }
+            })?;
+            return Ok(view.into());
+        }
+    }
+    Ok(vectors_from_arrow(array, source, column, first_row, ids, dim)?.into())
+}
+
 /// An Arrow column of ids (utf8, large_utf8, utf8view, int32 or int64) as strings, the way
 /// the readers turn ids into strings (integers in decimal); `source` and `column` name it
 /// in errors.

@@ -56,7 +56,7 @@ pub use atomic::{
     AtomicFile, StagingDir, remove_pending, remove_stale, temp_sibling, write_atomic,
 };
 pub use contain::{catch_decoder_panic, contain, install_panic_filter};
-pub use convert::{MAX_DIM, ids_from_arrow, vectors_from_arrow};
+pub use convert::{MAX_DIM, ids_from_arrow, vectors_from_arrow, vectors_view_from_arrow};
 pub use dataset::{Coverage, EvalSet, ModelFiles, Split};
 pub use error::{DataError, Result};
 pub use pairs::{PairedEmbeddings, pair_tables, pair_tables_where};

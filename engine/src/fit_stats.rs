@@ -187,7 +187,7 @@ impl Accumulator for FitStatsAccumulator {
         }
         let source = Path::new(NAME);
         let ids = shimkit_data::ids_from_arrow(ids, source, &self.columns[0], 0).map_err(engine)?;
-        let x = shimkit_data::vectors_from_arrow(
+        let x = shimkit_data::vectors_view_from_arrow(
             old,
             source,
             &self.columns[1],
@@ -196,7 +196,7 @@ impl Accumulator for FitStatsAccumulator {
             self.acc.as_ref().map(|a| a.d_in()),
         )
         .map_err(engine)?;
-        let y = shimkit_data::vectors_from_arrow(
+        let y = shimkit_data::vectors_view_from_arrow(
             new,
             source,
             &self.columns[2],

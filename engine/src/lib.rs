@@ -41,6 +41,9 @@ pub use fit_stats::{ShimFitStats, finish_fit};
 pub use project::ShimProject;
 pub use shims::{NamedShim, ShimSet, version_of};
 
+/// Rows per batch of a local session.
+pub const BATCH_ROWS: usize = 4096;
+
 /// Registers `shim_project` (knowing `shims`) and `shim_fit_stats` with a session.
 pub fn register(ctx: &SessionContext, shims: &ShimSet) {
     ctx.register_udf(ScalarUDF::new_from_impl(ShimProject::new(shims.clone())));
@@ -48,13 +51,19 @@ pub fn register(ctx: &SessionContext, shims: &ShimSet) {
 }
 
 /// An in-process session of `partitions` parallel partitions (the machine's cores when
-/// `None`), with the functions registered.
-pub fn local_context(partitions: Option<usize>, shims: &ShimSet) -> SessionContext {
-    let mut config = SessionConfig::new();
+/// `None`), with the functions registered. DataFusion's settings can be changed from the
+/// environment as its own tools allow (`DATAFUSION_EXECUTION_BATCH_SIZE=16384`, ...).
+pub fn local_context(partitions: Option<usize>, shims: &ShimSet) -> Result<SessionContext> {
+    let mut config = SessionConfig::from_env()?;
+    // Batches of 4,096 rows, as shimkit's own readers: a batch's buffers then stay under
+    // glibc's mmap threshold and are reused rather than mapped and faulted in afresh.
+    if std::env::var_os("DATAFUSION_EXECUTION_BATCH_SIZE").is_none() {
+        config = config.with_batch_size(BATCH_ROWS);
+    }
     if let Some(p) = partitions {
         config = config.with_target_partitions(p.max(1));
     }
     let ctx = SessionContext::new_with_config(config);
     register(&ctx, shims);
-    ctx
+    Ok(ctx)
 }

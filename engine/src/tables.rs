@@ -78,6 +78,24 @@ fn read_error(paths: &[PathBuf], e: datafusion::error::DataFusionError) -> Engin
     }
 }
 
+/// How the engine writes Parquet, as shimkit's own writer does: zstd, no dictionary (ids
+/// are unique and vectors are noise to one), row groups of about 64 MiB (DataFusion's
+/// default of a million rows would hold gigabytes of vectors in memory before writing),
+/// and column-chunk statistics only, whose NULL counts let a job check its output
+/// without reading it back. `row_bytes` is a row's size, where known.
+pub fn writer_options(row_bytes: Option<usize>) -> datafusion::config::TableParquetOptions {
+    let mut options = datafusion::config::TableParquetOptions::default();
+    let global = &mut options.global;
+    global.compression = Some("zstd(1)".into());
+    global.dictionary_enabled = Some(false);
+    global.statistics_enabled = Some("chunk".into());
+    global.max_row_group_size =
+        ((64usize << 20) / row_bytes.unwrap_or(4096).max(1)).clamp(1024, 1 << 20);
+    global.created_by = format!("shimkit {}", env!("CARGO_PKG_VERSION"));
+    global.allow_single_file_parallelism = false;
+    options
+}
+
 /// Rows, and a check that no id is NULL or repeated (what shimkit's readers refuse), in one
 /// aggregate over the id column alone.
 pub async fn count_checked_ids(

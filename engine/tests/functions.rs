@@ -134,7 +134,7 @@ async fn shim_project_equals_the_shims_own_apply_in_every_encoding() {
     let nulls = NullBuffer::from_iter((0..N).map(|i| i != 3 && i != 100));
     for encoding in ["fixed_f32", "list_f64", "large_list_f16"] {
         for with_nulls in [false, true] {
-            let ctx = local_context(Some(3), &shims);
+            let ctx = local_context(Some(3), &shims).unwrap();
             let v = encode(&x, encoding, with_nulls.then(|| nulls.clone()));
             table(&ctx, "t", v.clone(), 3);
             let batches = rows(
@@ -195,7 +195,7 @@ async fn shim_project_equals_the_shims_own_apply_in_every_encoding() {
 async fn shim_project_refuses_what_it_cannot_project_with_a_message_that_says_why() {
     let (_, bytes) = shim();
     let shims = ShimSet::new().with_bytes("s", bytes, true).unwrap();
-    let ctx = local_context(Some(2), &shims);
+    let ctx = local_context(Some(2), &shims).unwrap();
     table(
         &ctx,
         "t",
@@ -324,7 +324,7 @@ async fn shim_fit_stats_over_any_partitioning_finishes_as_the_fit_of_one_pass() 
         ));
         let text: ArrayRef = Arc::new(StringArray::from(names.clone()));
         for (ids, parts) in [(ids.clone(), 1), (ids, 4), (text, 3)] {
-            let ctx = local_context(Some(parts), &ShimSet::new());
+            let ctx = local_context(Some(parts), &ShimSet::new()).unwrap();
             let order: Vec<usize> = (0..n).map(|i| (i * 1237) % n).collect();
             pair_table(&ctx, ids, &x, &y, parts, &order);
             let sql = format!(
@@ -359,7 +359,7 @@ async fn shim_fit_stats_over_any_partitioning_finishes_as_the_fit_of_one_pass() 
 
 #[tokio::test]
 async fn shim_fit_stats_refuses_bad_options_and_bad_rows() {
-    let ctx = local_context(Some(2), &ShimSet::new());
+    let ctx = local_context(Some(2), &ShimSet::new()).unwrap();
     let x = matrix(100, 4, 1);
     let mut y = matrix(100, 3, 2);
     y[[42, 1]] = f32::INFINITY;

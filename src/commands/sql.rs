@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use datafusion::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
 use shimkit_data::StagingDir;
 use shimkit_engine::ShimSet;
@@ -46,13 +45,11 @@ pub fn run(args: &SqlArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             }
             Some(out) => {
                 let staging = StagingDir::create(out)?;
-                let mut options = TableParquetOptions::default();
-                options.global.compression = Some("zstd(1)".into());
                 let counts = df
                     .write_parquet(
                         &format!("{}/", staging.path().display()),
                         DataFrameWriteOptions::new().with_single_file_output(false),
-                        Some(options),
+                        Some(shimkit_engine::tables::writer_options(None)),
                     )
                     .await
                     .context("running the query")?;

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use datafusion::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::SessionContext;
 use shimkit_data::{BatchReader, Columns, ReadOptions, StagingDir, TableSource};
@@ -61,18 +60,22 @@ pub async fn project(ctx: &SessionContext, job: &ProjectJob<'_>) -> Result<Proje
         f = crate::project::NAME,
         shim = job.shim.replace('\'', "''"),
     );
-    let mut options = TableParquetOptions::default();
-    options.global.compression = Some("zstd(1)".into());
     let target = format!("{}/", staging.path().display());
     let written = async {
-        ctx.sql(&sql)
-            .await?
-            .write_parquet(
-                &target,
-                DataFrameWriteOptions::new().with_single_file_output(false),
-                Some(options),
-            )
-            .await
+        let df = ctx.sql(&sql).await?;
+        // The planned output's width sizes the row groups.
+        let row_bytes = match df.schema().field(1).data_type() {
+            datafusion::arrow::datatypes::DataType::FixedSizeList(_, n) => {
+                Some(*n as usize * 4 + 16)
+            }
+            _ => None,
+        };
+        df.write_parquet(
+            &target,
+            DataFrameWriteOptions::new().with_single_file_output(false),
+            Some(crate::tables::writer_options(row_bytes)),
+        )
+        .await
     }
     .await;
     if let Err(e) = written {
