@@ -453,6 +453,23 @@ fn the_engine_refuses_bad_tables_with_the_row_named_and_publishes_nothing() {
     ]);
     assert!(e.contains("is a file"), "{e}");
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+    let nested = d.path().join("outer");
+    let inner = nested.join("inner");
+    std::fs::create_dir_all(&inner).unwrap();
+    std::fs::copy(&old, inner.join("corpus.parquet")).unwrap();
+    let e = fails(&[
+        "project",
+        "--shim",
+        s(&shim),
+        "--input",
+        s(&inner),
+        "--output",
+        s(&nested),
+        "--engine",
+        "local",
+    ]);
+    assert!(e.contains("holds the --input"), "{e}");
+    assert!(inner.join("corpus.parquet").is_file(), "the input is kept");
     let e = fails(&[
         "project",
         "--shim",
