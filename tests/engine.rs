@@ -3,17 +3,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ndarray::{Array2, Axis};
 use shimkit_data::{EmbeddingWriter, ReadOptions, TableSource, read_table};
 
-fn shimkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shimkit"))
-        .args(args)
-        .output()
-        .expect("run shimkit")
-}
+mod common;
+
+use common::{root, shimkit};
 
 fn ok(args: &[&str]) -> String {
     let out = shimkit(args);
@@ -32,7 +29,7 @@ fn fails(args: &[&str]) -> String {
 }
 
 fn cranfield(file: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    root()
         .join("data/cranfield")
         .join(file)
         .to_string_lossy()
@@ -84,14 +81,11 @@ fn split_corpus(dir: &Path, parts: usize) -> PathBuf {
     out
 }
 
-#[test]
-fn project_through_the_local_engine_equals_project() {
-    let d = tempfile::tempdir().unwrap();
-    let shim = d.path().join("bridge.safetensors");
-    let (old, new) = (
-        cranfield("corpus.minilm.parquet"),
-        cranfield("corpus.mpnet.parquet"),
-    );
+/// A shim fitted by `method` on the bundled corpora (minilm -> mpnet), and their paths.
+fn fitted(dir: &Path, method: &str) -> (PathBuf, String, String) {
+    let old = cranfield("corpus.minilm.parquet");
+    let new = cranfield("corpus.mpnet.parquet");
+    let shim = dir.join(format!("{method}.safetensors"));
     ok(&[
         "fit",
         "-q",
@@ -100,10 +94,40 @@ fn project_through_the_local_engine_equals_project() {
         "--new",
         &new,
         "--method",
-        "ridge",
+        method,
         "--out",
         s(&shim),
     ]);
+    (shim, old, new)
+}
+
+/// `project --engine local`, with `more` flags.
+fn engine_project(shim: &Path, input: &str, output: &Path, more: &[&str]) -> Output {
+    let mut args = vec![
+        "project",
+        "--shim",
+        s(shim),
+        "--input",
+        input,
+        "--output",
+        s(output),
+        "--engine",
+        "local",
+    ];
+    args.extend_from_slice(more);
+    shimkit(&args)
+}
+
+/// The error output of a run that must fail.
+fn failed(out: Output) -> String {
+    assert!(!out.status.success(), "succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn project_through_the_local_engine_equals_project() {
+    let d = tempfile::tempdir().unwrap();
+    let (shim, old, new) = fitted(d.path(), "ridge");
     let local = d.path().join("local.parquet");
     ok(&[
         "project",
@@ -119,19 +143,13 @@ fn project_through_the_local_engine_equals_project() {
     let parts = split_corpus(d.path(), 3);
     for (input, partitions) in [(PathBuf::from(&old), "1"), (parts.clone(), "3")] {
         let out = d.path().join("engine-out");
-        let text = ok(&[
-            "project",
-            "--shim",
-            s(&shim),
-            "--input",
-            s(&input),
-            "--output",
-            s(&out),
-            "--engine",
-            "local",
-            "--partitions",
-            partitions,
-        ]);
+        let run = engine_project(&shim, s(&input), &out, &["--partitions", partitions]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let text = String::from_utf8_lossy(&run.stdout);
         assert!(
             text.contains("projected 1400 vectors 384-d -> 768-d"),
             "{text}"
@@ -151,17 +169,7 @@ fn project_through_the_local_engine_equals_project() {
     // A run that fails leaves the last good output as it was, and no staging directory.
     let out = d.path().join("engine-out");
     let before = by_id(&out);
-    let e = fails(&[
-        "project",
-        "--shim",
-        s(&shim),
-        "--input",
-        &new,
-        "--output",
-        s(&out),
-        "--engine",
-        "local",
-    ]);
+    let e = failed(engine_project(&shim, &new, &out, &[]));
     assert!(e.contains("384") && e.contains("768"), "{e}");
     assert_eq!(by_id(&out).len(), before.len());
     let leftovers: Vec<_> = std::fs::read_dir(d.path())
@@ -307,23 +315,7 @@ fn fit_through_the_local_engine_gives_the_weights_and_lambda_of_fit() {
 #[test]
 fn sql_runs_the_functions_and_writes_a_directory() {
     let d = tempfile::tempdir().unwrap();
-    let shim = d.path().join("bridge.safetensors");
-    let (old, new) = (
-        cranfield("corpus.minilm.parquet"),
-        cranfield("corpus.mpnet.parquet"),
-    );
-    ok(&[
-        "fit",
-        "-q",
-        "--old",
-        &old,
-        "--new",
-        &new,
-        "--method",
-        "procrustes",
-        "--out",
-        s(&shim),
-    ]);
+    let (shim, old, _) = fitted(d.path(), "procrustes");
     let local = d.path().join("local.parquet");
     ok(&[
         "project",
@@ -381,23 +373,7 @@ fn sql_runs_the_functions_and_writes_a_directory() {
 #[test]
 fn the_engine_refuses_bad_tables_with_the_row_named_and_publishes_nothing() {
     let d = tempfile::tempdir().unwrap();
-    let shim = d.path().join("bridge.safetensors");
-    let (old, new) = (
-        cranfield("corpus.minilm.parquet"),
-        cranfield("corpus.mpnet.parquet"),
-    );
-    ok(&[
-        "fit",
-        "-q",
-        "--old",
-        &old,
-        "--new",
-        &new,
-        "--method",
-        "ridge",
-        "--out",
-        s(&shim),
-    ]);
+    let (shim, old, _) = fitted(d.path(), "ridge");
     let m = Array2::from_shape_fn((60, 384), |(i, j)| ((i * 7 + j) % 13) as f32 + 1.0);
     let ids: Vec<String> = (0..60).map(|i| format!("doc{i}")).collect();
     let mut nan = m.clone();
@@ -410,64 +386,24 @@ fn the_engine_refuses_bad_tables_with_the_row_named_and_publishes_nothing() {
     // The writer does not check ids; shimkit's readers do.
     write(&dup, &dup_ids, &m);
     let out = d.path().join("out");
-    let e = fails(&[
-        "project",
-        "--shim",
-        s(&shim),
-        "--input",
-        s(&bad),
-        "--output",
-        s(&out),
-        "--engine",
-        "local",
-    ]);
+    let e = failed(engine_project(&shim, s(&bad), &out, &[]));
     assert!(
         e.contains("nan.parquet") && e.contains("row 17") && e.contains("doc17"),
         "{e}"
     );
-    let e = fails(&[
-        "project",
-        "--shim",
-        s(&shim),
-        "--input",
-        s(&dup),
-        "--output",
-        s(&out),
-        "--engine",
-        "local",
-    ]);
+    let e = failed(engine_project(&shim, s(&dup), &out, &[]));
     assert!(e.contains("more than once") && e.contains("doc3"), "{e}");
     assert!(!out.exists(), "nothing published");
     let file = d.path().join("a-file");
     std::fs::write(&file, b"keep me").unwrap();
-    let e = fails(&[
-        "project",
-        "--shim",
-        s(&shim),
-        "--input",
-        &old,
-        "--output",
-        s(&file),
-        "--engine",
-        "local",
-    ]);
+    let e = failed(engine_project(&shim, &old, &file, &[]));
     assert!(e.contains("is a file"), "{e}");
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
     let nested = d.path().join("outer");
     let inner = nested.join("inner");
     std::fs::create_dir_all(&inner).unwrap();
     std::fs::copy(&old, inner.join("corpus.parquet")).unwrap();
-    let e = fails(&[
-        "project",
-        "--shim",
-        s(&shim),
-        "--input",
-        s(&inner),
-        "--output",
-        s(&nested),
-        "--engine",
-        "local",
-    ]);
+    let e = failed(engine_project(&shim, s(&inner), &nested, &[]));
     assert!(e.contains("holds the --input"), "{e}");
     assert!(inner.join("corpus.parquet").is_file(), "the input is kept");
     let e = fails(&[
@@ -482,17 +418,12 @@ fn the_engine_refuses_bad_tables_with_the_row_named_and_publishes_nothing() {
         "df://nowhere:1",
     ]);
     assert!(e.contains("--engine"), "{e}");
-    let e = fails(&[
-        "project",
-        "--shim",
-        s(&shim),
-        "--input",
+    let e = failed(engine_project(
+        &shim,
         s(&d.path().join("missing")),
-        "--output",
-        s(&out),
-        "--engine",
-        "local",
-    ]);
+        &out,
+        &[],
+    ));
     assert!(e.contains("missing"), "{e}");
     let e = fails(&[
         "fit",
