@@ -406,6 +406,16 @@ fn the_engine_refuses_bad_tables_with_the_row_named_and_publishes_nothing() {
     let e = failed(engine_project(&shim, s(&inner), &nested, &[]));
     assert!(e.contains("holds the --input"), "{e}");
     assert!(inner.join("corpus.parquet").is_file(), "the input is kept");
+    // A directory holding anything but Parquet files is not replaced.
+    let precious = d.path().join("precious");
+    std::fs::create_dir_all(&precious).unwrap();
+    std::fs::write(precious.join("notes.txt"), b"mine").unwrap();
+    let e = failed(engine_project(&shim, &old, &precious, &[]));
+    assert!(
+        e.contains("notes.txt") && e.contains("not a Parquet file"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(precious.join("notes.txt")).unwrap(), b"mine");
     let e = fails(&[
         "project",
         "--shim",

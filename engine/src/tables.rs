@@ -184,6 +184,31 @@ pub fn footer_counts(paths: &[PathBuf], column: &str) -> Result<(u64, Option<u64
     Ok((rows, nulls))
 }
 
+/// Refuses to replace an existing `dir` unless it holds only Parquet files (an earlier
+/// output): a job's output replaces its directory whole, and a mistyped `--output` must
+/// not take a directory of other things with it.
+pub fn check_replaceable(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let path = entry.path();
+        let parquet = path.extension().is_some_and(|x| x == "parquet")
+            && entry.file_type().is_ok_and(|t| t.is_file());
+        if !parquet {
+            return Err(EngineError::Invalid {
+                what: "output",
+                message: format!(
+                    "{} exists and holds {}, which is not a Parquet file: the output replaces its directory whole, so name a new directory or an earlier output",
+                    dir.display(),
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The Parquet files that `paths` name: files as they are, directories' *.parquet files.
 pub fn parquet_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();

@@ -44,6 +44,7 @@ pub fn run(args: &SqlArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                 }
             }
             Some(out) => {
+                shimkit_engine::tables::check_replaceable(out)?;
                 let staging = StagingDir::create(out)?;
                 let counts = df
                     .write_parquet(

@@ -52,6 +52,7 @@ pub async fn project(ctx: &SessionContext, job: &ProjectJob<'_>) -> Result<Proje
             ),
         });
     }
+    crate::tables::check_replaceable(job.output)?;
     let staging = StagingDir::create(job.output)?;
     let sql = format!(
         "SELECT arrow_cast({id}, 'Utf8') AS id, {f}('{shim}', {v}) AS embedding FROM {INPUT}",
