@@ -118,6 +118,22 @@ fn engine_project(shim: &Path, input: &str, output: &Path, more: &[&str]) -> Out
     shimkit(&args)
 }
 
+/// `input` through shimkit's own `project`, by id: what the engine must equal.
+fn projected_locally(dir: &Path, shim: &Path, input: &str) -> HashMap<String, Vec<f32>> {
+    let local = dir.join("local.parquet");
+    ok(&[
+        "project",
+        "-q",
+        "--shim",
+        s(shim),
+        "--input",
+        input,
+        "--output",
+        s(&local),
+    ]);
+    by_id(&local)
+}
+
 /// The error output of a run that must fail.
 fn failed(out: Output) -> String {
     assert!(!out.status.success(), "succeeded");
@@ -128,18 +144,7 @@ fn failed(out: Output) -> String {
 fn project_through_the_local_engine_equals_project() {
     let d = tempfile::tempdir().unwrap();
     let (shim, old, new) = fitted(d.path(), "ridge");
-    let local = d.path().join("local.parquet");
-    ok(&[
-        "project",
-        "-q",
-        "--shim",
-        s(&shim),
-        "--input",
-        &old,
-        "--output",
-        s(&local),
-    ]);
-    let expected = by_id(&local);
+    let expected = projected_locally(d.path(), &shim, &old);
     let parts = split_corpus(d.path(), 3);
     for (input, partitions) in [(PathBuf::from(&old), "1"), (parts.clone(), "3")] {
         let out = d.path().join("engine-out");
@@ -316,17 +321,7 @@ fn fit_through_the_local_engine_gives_the_weights_and_lambda_of_fit() {
 fn sql_runs_the_functions_and_writes_a_directory() {
     let d = tempfile::tempdir().unwrap();
     let (shim, old, _) = fitted(d.path(), "procrustes");
-    let local = d.path().join("local.parquet");
-    ok(&[
-        "project",
-        "-q",
-        "--shim",
-        s(&shim),
-        "--input",
-        &old,
-        "--output",
-        s(&local),
-    ]);
+    let expected = projected_locally(d.path(), &shim, &old);
     let out = d.path().join("sql-out");
     let table = format!("corpus={old}");
     let bridge = format!("bridge={}", s(&shim));
@@ -342,7 +337,6 @@ fn sql_runs_the_functions_and_writes_a_directory() {
         "SELECT id, shim_project('bridge', embedding) AS embedding FROM corpus WHERE id < '5'",
     ]);
     let got = by_id(&out);
-    let expected = by_id(&local);
     assert!(!got.is_empty() && got.len() < expected.len());
     for (id, row) in &got {
         assert!(id.as_str() < "5");
