@@ -57,6 +57,66 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run SQL over Parquet tables with shimkit's functions (shim_project, shim_fit_stats).
     Sql(SqlArgs),
+    /// Start a Ballista scheduler or executor that knows shimkit's functions, for
+    /// `--engine df://HOST:PORT`.
+    Cluster(ClusterArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example, a cluster of one scheduler and two executors on this machine:\n  shimkit cluster scheduler --bind 127.0.0.1:50050\n  shimkit cluster executor --scheduler 127.0.0.1:50050 --bind 127.0.0.1:50051 --cores 1\n  shimkit cluster executor --scheduler 127.0.0.1:50050 --bind 127.0.0.1:50061 --cores 1\n  shimkit project --engine df://127.0.0.1:50050 --shim s.safetensors --input corpus/ --output projected/"
+)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub role: ClusterRole,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterRole {
+    /// The scheduler: plans jobs and hands their tasks to executors.
+    Scheduler(SchedulerArgs),
+    /// An executor: runs tasks. Its output directories must be on a filesystem it shares
+    /// with the client.
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// HOST:PORT to listen on (gRPC, for clients and executors).
+    #[arg(long, default_value = "127.0.0.1:50050")]
+    pub bind: String,
+    /// The host others reach this scheduler by (default: the bound host).
+    #[arg(long)]
+    pub external_host: Option<String>,
+    /// Seconds without a heartbeat after which an executor is taken for lost and its
+    /// tasks are run again on the others.
+    #[arg(long, default_value_t = 30)]
+    pub executor_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// HOST:PORT of the scheduler.
+    #[arg(long, default_value = "127.0.0.1:50050")]
+    pub scheduler: String,
+    /// HOST:PORT to serve results and shuffle data on (Arrow Flight); the port after it
+    /// takes the scheduler's tasks (gRPC), unless --grpc-port says otherwise.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub bind: String,
+    #[arg(long)]
+    pub grpc_port: Option<u16>,
+    /// The host others reach this executor by (default: the bound host).
+    #[arg(long)]
+    pub external_host: Option<String>,
+    /// Tasks run at once (default: the machine's cores).
+    #[arg(long)]
+    pub cores: Option<usize>,
+    /// Seconds between heartbeats to the scheduler.
+    #[arg(long, default_value_t = 5)]
+    pub heartbeat: u64,
+    /// Where shuffle data is kept (default: a temporary directory).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
 }
 
 /// `auto` (`None`) or a value of a flag that takes either.
@@ -107,11 +167,14 @@ pub struct ColumnArgs {
 /// Where a job's queries run.
 #[derive(Debug, Args, Clone, Default)]
 pub struct EngineArgs {
-    /// Run through Apache DataFusion: `local` (in this process, in parallel partitions).
-    /// The input is read as Parquet files and the output written as a directory of them.
+    /// Run through Apache DataFusion: `local` (in this process, in parallel partitions) or
+    /// `df://HOST:PORT` (a Ballista cluster started by `shimkit cluster`). The input is
+    /// read as Parquet files and the output written as a directory of them; on a cluster
+    /// both must be on a filesystem every executor shares with this client.
     #[arg(long)]
     pub engine: Option<String>,
-    /// Parallel partitions of a local engine (default: the machine's cores).
+    /// Parallel partitions of the engine's scans, tasks on a cluster (default: this
+    /// machine's cores).
     #[arg(long)]
     pub partitions: Option<usize>,
 }

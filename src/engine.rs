@@ -9,6 +9,11 @@ use crate::cli::EngineArgs;
 pub enum Engine {
     /// DataFusion in this process.
     Local { partitions: Option<usize> },
+    /// A Ballista cluster's scheduler, `df://HOST:PORT`.
+    Cluster {
+        url: String,
+        partitions: Option<usize>,
+    },
 }
 
 impl Engine {
@@ -20,32 +25,45 @@ impl Engine {
         match args.engine.as_deref() {
             None => {
                 if args.partitions.is_some() {
-                    bail!("--partitions goes with --engine local");
+                    bail!("--partitions goes with --engine");
                 }
                 Ok(None)
             }
             Some("local") => Ok(Some(Engine::Local {
                 partitions: args.partitions,
             })),
-            Some(other) => {
-                bail!("--engine {other:?}: the engines are `local` (DataFusion in this process)")
+            Some(url) if url.starts_with("df://") => {
+                shimkit_cluster::scheduler_address(url)?;
+                Ok(Some(Engine::Cluster {
+                    url: url.to_owned(),
+                    partitions: args.partitions,
+                }))
             }
+            Some(other) => bail!(
+                "--engine {other:?}: the engines are `local` (DataFusion in this process) and df://HOST:PORT (a Ballista cluster)"
+            ),
         }
     }
 
     /// A session with shimkit's functions registered, knowing `shims`.
-    pub fn context(&self, shims: &ShimSet) -> anyhow::Result<SessionContext> {
+    pub async fn context(&self, shims: &ShimSet) -> anyhow::Result<SessionContext> {
         match self {
             Engine::Local { partitions } => Ok(shimkit_engine::local_context(*partitions, shims)?),
+            Engine::Cluster { url, partitions } => {
+                Ok(shimkit_cluster::remote_context(url, *partitions, shims).await?)
+            }
         }
     }
 
     pub fn describe(&self, ctx: &SessionContext) -> String {
+        let partitions = ctx.copied_config().target_partitions();
         match self {
-            Engine::Local { .. } => format!(
-                "DataFusion in this process, {} partitions",
-                ctx.copied_config().target_partitions()
-            ),
+            Engine::Local { .. } => {
+                format!("DataFusion in this process, {partitions} partitions")
+            }
+            Engine::Cluster { url, .. } => {
+                format!("the Ballista cluster at {url}, {partitions} partitions")
+            }
         }
     }
 }

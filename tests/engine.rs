@@ -1,105 +1,15 @@
 //! `--engine local` and `shimkit sql` end to end: DataFusion's results against shimkit's
 //! own on the bundled Cranfield data, and the inputs a job through the engine refuses.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use ndarray::{Array2, Axis};
-use shimkit_data::{EmbeddingWriter, ReadOptions, TableSource, read_table};
+use ndarray::Array2;
 
 mod common;
 
-use common::{root, shimkit};
-
-fn ok(args: &[&str]) -> String {
-    let out = shimkit(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = shimkit(args);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn cranfield(file: &str) -> String {
-    root()
-        .join("data/cranfield")
-        .join(file)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn by_id(path: &Path) -> HashMap<String, Vec<f32>> {
-    let t = read_table(&TableSource::new(path).unwrap(), &ReadOptions::default()).unwrap();
-    let mut out = HashMap::new();
-    for (id, row) in t.ids.iter().zip(t.vectors.rows()) {
-        assert!(
-            out.insert(id.clone(), row.to_vec()).is_none(),
-            "{id} twice in {}",
-            path.display()
-        );
-    }
-    out
-}
-
-fn write(path: &Path, ids: &[String], m: &Array2<f32>) {
-    let mut w = EmbeddingWriter::create(path, m.ncols()).unwrap();
-    w.write(ids, m.view()).unwrap();
-    w.finish().unwrap();
-}
-
-/// The Cranfield minilm corpus as `parts` files in a directory, rows in another order.
-fn split_corpus(dir: &Path, parts: usize) -> PathBuf {
-    let t = read_table(
-        &TableSource::new(cranfield("corpus.minilm.parquet")).unwrap(),
-        &ReadOptions::default(),
-    )
-    .unwrap();
-    let out = dir.join("corpus-parts");
-    std::fs::create_dir_all(&out).unwrap();
-    let n = t.ids.len();
-    for p in 0..parts {
-        let rows: Vec<usize> = (0..n).rev().filter(|i| i % parts == p).collect();
-        let ids: Vec<String> = rows.iter().map(|&i| t.ids[i].clone()).collect();
-        write(
-            &out.join(format!("part-{p}.parquet")),
-            &ids,
-            &t.vectors.select(Axis(0), &rows),
-        );
-    }
-    out
-}
-
-/// A shim fitted by `method` on the bundled corpora (minilm -> mpnet), and their paths.
-fn fitted(dir: &Path, method: &str) -> (PathBuf, String, String) {
-    let old = cranfield("corpus.minilm.parquet");
-    let new = cranfield("corpus.mpnet.parquet");
-    let shim = dir.join(format!("{method}.safetensors"));
-    ok(&[
-        "fit",
-        "-q",
-        "--old",
-        &old,
-        "--new",
-        &new,
-        "--method",
-        method,
-        "--out",
-        s(&shim),
-    ]);
-    (shim, old, new)
-}
+use common::engine::*;
+use common::shimkit;
 
 /// `project --engine local`, with `more` flags.
 fn engine_project(shim: &Path, input: &str, output: &Path, more: &[&str]) -> Output {
@@ -116,28 +26,6 @@ fn engine_project(shim: &Path, input: &str, output: &Path, more: &[&str]) -> Out
     ];
     args.extend_from_slice(more);
     shimkit(&args)
-}
-
-/// `input` through shimkit's own `project`, by id: what the engine must equal.
-fn projected_locally(dir: &Path, shim: &Path, input: &str) -> HashMap<String, Vec<f32>> {
-    let local = dir.join("local.parquet");
-    ok(&[
-        "project",
-        "-q",
-        "--shim",
-        s(shim),
-        "--input",
-        input,
-        "--output",
-        s(&local),
-    ]);
-    by_id(&local)
-}
-
-/// The error output of a run that must fail.
-fn failed(out: Output) -> String {
-    assert!(!out.status.success(), "succeeded");
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
@@ -183,16 +71,6 @@ fn project_through_the_local_engine_equals_project() {
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-}
-
-fn fit_json(args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["fit", "--json"];
-    all.extend_from_slice(args);
-    serde_json::from_str(&ok(&all)).unwrap()
-}
-
-fn weights(path: &Path) -> Array2<f32> {
-    shimkit_trainer::artifact::load(path).unwrap().weight
 }
 
 #[test]
@@ -419,9 +297,12 @@ fn the_engine_refuses_bad_tables_with_the_row_named_and_publishes_nothing() {
         "--output",
         s(&out),
         "--engine",
-        "df://nowhere:1",
+        "spark://nowhere:1",
     ]);
-    assert!(e.contains("--engine"), "{e}");
+    assert!(
+        e.contains("--engine") && e.contains("df://HOST:PORT"),
+        "{e}"
+    );
     let e = failed(engine_project(
         &shim,
         s(&d.path().join("missing")),

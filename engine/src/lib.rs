@@ -10,10 +10,12 @@
 //! - **the named shims** a session knows, carried by content ([`ShimSet`]);
 //! - **the jobs** `shimkit` runs through an engine ([`jobs`]): projecting Parquet files into
 //!   a directory published whole, and gathering a fit's statistics from two tables joined
-//!   by id.
+//!   by id;
+//! - **the write** of a query's result as one Parquet file per partition, by the task that
+//!   computes it ([`write`]), which is what lets a cluster scale its writes.
 //!
 //! It does not read or fit on its own (that is `shimkit-data` and `shimkit-trainer`) and
-//! starts no cluster (the program does).
+//! starts no cluster (`shimkit-cluster` does).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,6 +34,7 @@ pub mod jobs;
 pub mod project;
 mod shims;
 pub mod tables;
+pub mod write;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -40,6 +43,7 @@ pub use error::{EngineError, Result};
 pub use fit_stats::{ShimFitStats, finish_fit};
 pub use project::ShimProject;
 pub use shims::{NamedShim, ShimSet, version_of};
+pub use write::{ShimQueryPlanner, WriteParts, WritePartsExec, WrittenPart, write_parts};
 
 /// Rows per batch of a local session.
 pub const BATCH_ROWS: usize = 4096;
@@ -63,7 +67,12 @@ pub fn local_context(partitions: Option<usize>, shims: &ShimSet) -> Result<Sessi
     if let Some(p) = partitions {
         config = config.with_target_partitions(p.max(1));
     }
-    let ctx = SessionContext::new_with_config(config);
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_query_planner(std::sync::Arc::new(ShimQueryPlanner))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     register(&ctx, shims);
     Ok(ctx)
 }

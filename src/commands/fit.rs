@@ -334,7 +334,8 @@ fn fit_with_engine(
     direction: Direction,
     cfg: &FitConfig,
 ) -> anyhow::Result<Fitted> {
-    let ctx = engine.context(&shimkit_engine::ShimSet::new())?;
+    let rt = runtime()?;
+    let ctx = rt.block_on(engine.context(&shimkit_engine::ShimSet::new()))?;
     let job = shimkit_engine::jobs::FitJob {
         old,
         new,
@@ -342,7 +343,7 @@ fn fit_with_engine(
         direction,
         cfg,
     };
-    let stats = runtime()?
+    let stats = rt
         .block_on(shimkit_engine::jobs::fit_stats(&ctx, &job))
         .with_context(|| {
             format!(

@@ -1,5 +1,6 @@
 //! One module a subcommand; each takes its parsed arguments and returns an exit code.
 
+mod cluster;
 mod cutover;
 mod demo;
 mod eval;
@@ -29,5 +30,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(&args, quiet),
         Command::Serve(args) => serve::run(&args, quiet),
         Command::Sql(args) => sql::run(&args, quiet),
+        Command::Cluster(args) => cluster::run(&args, quiet),
     }
 }

@@ -129,7 +129,8 @@ fn project_with_engine(
     }
     refuse_output_inside_input(&args.input, &args.output)?;
     let shims = ShimSet::new().with_file("shim", &args.shim, !args.no_normalize)?;
-    let ctx = engine.context(&shims)?;
+    let rt = runtime()?;
+    let ctx = rt.block_on(engine.context(&shims))?;
     let columns = args.columns.columns();
     let input = [args.input.clone()];
     let job = ProjectJob {
@@ -138,7 +139,7 @@ fn project_with_engine(
         columns: &columns,
         output: &args.output,
     };
-    let report = runtime()?
+    let report = rt
         .block_on(shimkit_engine::jobs::project(&ctx, &job))
         .with_context(|| {
             format!(

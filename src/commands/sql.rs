@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use datafusion::dataframe::DataFrameWriteOptions;
 use shimkit_data::StagingDir;
 use shimkit_engine::ShimSet;
 
@@ -26,8 +25,8 @@ pub fn run(args: &SqlArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         let (name, path) = name_value(spec, "--shim")?;
         shims = shims.with_file(name, path.as_ref(), true)?;
     }
-    let ctx = engine.context(&shims)?;
     runtime()?.block_on(async {
+        let ctx = engine.context(&shims).await?;
         for spec in &args.tables {
             let (name, path) = name_value(spec, "--table")?;
             register(&ctx, name, PathBuf::from(path)).await?;
@@ -46,18 +45,17 @@ pub fn run(args: &SqlArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             Some(out) => {
                 shimkit_engine::tables::check_replaceable(out)?;
                 let staging = StagingDir::create(out)?;
-                let counts = df
-                    .write_parquet(
-                        &format!("{}/", staging.path().display()),
-                        DataFrameWriteOptions::new().with_single_file_output(false),
-                        Some(shimkit_engine::tables::writer_options(None)),
-                    )
+                let parts = shimkit_engine::write_parts(&ctx, df, staging.path())
                     .await
                     .context("running the query")?;
                 staging.commit()?;
                 if !quiet {
-                    let rows = datafusion::arrow::util::pretty::pretty_format_batches(&counts)?;
-                    eprintln!("wrote {}\n{rows}", out.display());
+                    let rows: u64 = parts.iter().map(|p| p.rows).sum();
+                    eprintln!(
+                        "wrote {rows} rows in {} files to {}",
+                        parts.len(),
+                        out.display()
+                    );
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! that the interoperability checks need.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod engine;
 pub mod pg;
 
 use std::io::{BufRead, BufReader, Read, Write};

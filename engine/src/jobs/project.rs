@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::SessionContext;
 use shimkit_data::{BatchReader, Columns, ReadOptions, StagingDir, TableSource};
 
@@ -61,42 +60,34 @@ pub async fn project(ctx: &SessionContext, job: &ProjectJob<'_>) -> Result<Proje
         f = crate::project::NAME,
         shim = job.shim.replace('\'', "''"),
     );
-    let target = format!("{}/", staging.path().display());
     let written = async {
         let df = ctx.sql(&sql).await?;
-        // The planned output's width sizes the row groups.
-        let row_bytes = match df.schema().field(1).data_type() {
-            datafusion::arrow::datatypes::DataType::FixedSizeList(_, n) => {
-                Some(*n as usize * 4 + 16)
-            }
-            _ => None,
-        };
-        df.write_parquet(
-            &target,
-            DataFrameWriteOptions::new().with_single_file_output(false),
-            Some(crate::tables::writer_options(row_bytes)),
-        )
-        .await
+        crate::write::write_parts(ctx, df, staging.path()).await
     }
     .await;
-    if let Err(e) = written {
+    let parts = match written {
+        Ok(parts) => parts,
         // A vector the function refused is named by its row within a batch only; the
         // reader names the file, row and id.
-        return Err(first_bad_row(job).unwrap_or(EngineError::DataFusion(e)));
-    }
+        Err(e) => return Err(first_bad_row(job).unwrap_or(e)),
+    };
+    let reported: u64 = parts.iter().map(|p| p.rows).sum();
     let written = staging.path().to_path_buf();
-    let (out_rows, out_nulls) = footer_counts(std::slice::from_ref(&written), "embedding")?;
-    if out_rows != rows || out_nulls.is_some_and(|n| n > 0) {
+    let (out_rows, out_nulls) = if parts.is_empty() {
+        (0, Some(0))
+    } else {
+        footer_counts(std::slice::from_ref(&written), "embedding")?
+    };
+    if out_rows != rows || reported != rows || out_nulls.is_some_and(|n| n > 0) {
         return Err(EngineError::Invalid {
             what: "output",
             message: format!(
-                "{} rows in, {out_rows} written ({} NULL): nothing was published",
-                rows,
+                "{rows} rows in, {out_rows} written ({reported} reported by the tasks, {} NULL): nothing was published",
                 out_nulls.map_or("unknown".into(), |n| n.to_string())
             ),
         });
     }
-    let files = crate::tables::parquet_files(&[written])?.len();
+    let files = parts.len();
     staging.commit()?;
     Ok(ProjectReport { rows, files })
 }

@@ -1,0 +1,380 @@
+//! `--engine df://` end to end on a real Ballista cluster: a scheduler and two executors
+//! started as `shimkit cluster` processes on loopback, jobs compared with local runs, an
+//! executor killed in the middle of a job, and a scheduler that is not there.
+
+use std::collections::HashMap;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::engine::*;
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_listening(port: u16, what: &str, child: &mut Child) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited: {status}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what} never listened"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A scheduler and `executors` executors of one core each, stopped when dropped.
+struct Cluster {
+    scheduler: Child,
+    executors: Vec<Child>,
+    url: String,
+}
+
+impl Cluster {
+    fn start(executors: usize, log_dir: &Path) -> Cluster {
+        let port = free_port();
+        let spawn = |args: &[String], log: &str| {
+            Command::new(env!("CARGO_BIN_EXE_shimkit"))
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(log_dir.join(log)).unwrap())
+                .spawn()
+                .unwrap()
+        };
+        let mut scheduler = spawn(
+            &[
+                "cluster".into(),
+                "scheduler".into(),
+                "--bind".into(),
+                format!("127.0.0.1:{port}"),
+                // Lost executors are noticed within seconds, not the default half minute.
+                "--executor-timeout".into(),
+                "4".into(),
+            ],
+            "scheduler.log",
+        );
+        wait_listening(port, "the scheduler", &mut scheduler);
+        let mut cluster = Cluster {
+            scheduler,
+            executors: Vec::new(),
+            url: format!("df://127.0.0.1:{port}"),
+        };
+        for i in 0..executors {
+            let (flight, grpc) = (free_port(), free_port());
+            let mut child = spawn(
+                &[
+                    "cluster".into(),
+                    "executor".into(),
+                    "--scheduler".into(),
+                    format!("127.0.0.1:{port}"),
+                    "--bind".into(),
+                    format!("127.0.0.1:{flight}"),
+                    "--grpc-port".into(),
+                    grpc.to_string(),
+                    "--cores".into(),
+                    "1".into(),
+                    "--heartbeat".into(),
+                    "1".into(),
+                ],
+                &format!("executor-{i}.log"),
+            );
+            wait_listening(grpc, "an executor", &mut child);
+            cluster.executors.push(child);
+        }
+        cluster
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for child in self.executors.iter_mut().chain([&mut self.scheduler]) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn assert_same(got: &HashMap<String, Vec<f32>>, want: &HashMap<String, Vec<f32>>) {
+    assert_eq!(got.len(), want.len(), "nothing lost or duplicated");
+    let mut worst = 0.0f32;
+    for (id, row) in want {
+        let g = got.get(id).unwrap_or_else(|| panic!("{id} missing"));
+        for (a, b) in g.iter().zip(row) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    assert!(worst <= 1e-6, "largest difference {worst}");
+}
+
+fn no_staging_left(dir: &Path) {
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn project_fit_and_sql_on_a_cluster_equal_local_runs() {
+    let d = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(2, d.path());
+    let (shim, old, new) = fitted(d.path(), "ridge");
+    let expected = projected_locally(d.path(), &shim, &old);
+    let parts = split_corpus(d.path(), 4);
+
+    // project: the same vectors as shimkit's own, one file per task.
+    let out = d.path().join("cluster-out");
+    let text = ok(&[
+        "project",
+        "--shim",
+        s(&shim),
+        "--input",
+        s(&parts),
+        "--output",
+        s(&out),
+        "--engine",
+        &cluster.url,
+        "--partitions",
+        "4",
+    ]);
+    assert!(text.contains("projected 1400 vectors"), "{text}");
+    assert_same(&by_id(&out), &expected);
+    let files = std::fs::read_dir(&out).unwrap().count();
+    assert!(files >= 2, "{files} files: the tasks wrote their own");
+    no_staging_left(d.path());
+
+    // fit: the statistics gathered on the executors give the weights and λ of `fit`.
+    let local = d.path().join("local.safetensors");
+    let remote = d.path().join("remote.safetensors");
+    let a = fit_json(&[
+        "--old",
+        &old,
+        "--new",
+        &new,
+        "--method",
+        "ridge",
+        "--out",
+        s(&local),
+    ]);
+    let b = fit_json(&[
+        "--old",
+        s(&parts),
+        "--new",
+        &new,
+        "--method",
+        "ridge",
+        "--out",
+        s(&remote),
+        "--engine",
+        &cluster.url,
+        "--partitions",
+        "3",
+    ]);
+    assert_eq!(b["pairs"], 1400);
+    let (la, lb) = (
+        a["chosen"]["lambda"].as_f64().unwrap(),
+        b["chosen"]["lambda"].as_f64().unwrap(),
+    );
+    assert!((la - lb).abs() <= 1e-6 * la.abs(), "λ {la} vs {lb}");
+    let (wa, wb) = (weights(&local), weights(&remote));
+    let scale = wa.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let diff = (&wa - &wb).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(diff <= 1e-6 * scale, "{diff} against {scale}");
+
+    // sql: printed and written results, with the shim carried to the executors by content.
+    let table = format!("corpus={}", s(&parts));
+    let bridge = format!("bridge={}", s(&shim));
+    let printed = ok(&[
+        "sql",
+        "--engine",
+        &cluster.url,
+        "--table",
+        &table,
+        "--shim",
+        &bridge,
+        "SELECT count(*) AS n, count(shim_project('bridge', embedding)) AS m FROM corpus",
+    ]);
+    assert!(printed.contains("1400"), "{printed}");
+    let sql_out = d.path().join("sql-out");
+    ok(&[
+        "sql",
+        "-q",
+        "--engine",
+        &cluster.url,
+        "--table",
+        &table,
+        "--shim",
+        &bridge,
+        "--output",
+        s(&sql_out),
+        "SELECT id, shim_project('bridge', embedding) AS embedding FROM corpus",
+    ]);
+    assert_same(&by_id(&sql_out), &expected);
+
+    // A shim the session does not know is refused by name.
+    let e = fails(&[
+        "sql",
+        "--engine",
+        &cluster.url,
+        "--table",
+        &table,
+        "--shim",
+        &bridge,
+        "SELECT shim_project('other', embedding) FROM corpus",
+    ]);
+    assert!(e.contains("no shim named \"other\""), "{e}");
+}
+
+#[test]
+fn a_scheduler_that_is_not_there_is_named_and_nothing_is_published() {
+    let d = tempfile::tempdir().unwrap();
+    let (shim, old, _) = fitted(d.path(), "ridge");
+    let port = free_port();
+    let url = format!("df://127.0.0.1:{port}");
+    let out = d.path().join("out");
+    let e = failed(common::shimkit(&[
+        "project",
+        "--shim",
+        s(&shim),
+        "--input",
+        &old,
+        "--output",
+        s(&out),
+        "--engine",
+        &url,
+    ]));
+    assert!(
+        e.contains(&format!("127.0.0.1:{port}")) && e.contains("cannot be reached"),
+        "{e}"
+    );
+    assert!(!out.exists());
+    no_staging_left(d.path());
+    let e = failed(common::shimkit(&[
+        "cluster",
+        "executor",
+        "--scheduler",
+        &format!("127.0.0.1:{port}"),
+        "--bind",
+        &format!("127.0.0.1:{}", free_port()),
+    ]));
+    assert!(e.contains("cannot be reached"), "{e}");
+    let e = fails(&["sql", "--engine", "df://nowhere", "SELECT 1"]);
+    assert!(e.contains("df://HOST:PORT"), "{e}");
+}
+
+/// A generated corpus large enough that a job is still running when an executor dies.
+fn generated(dir: &Path) -> (PathBuf, PathBuf) {
+    let set = dir.join("set");
+    ok(&[
+        "gen",
+        "-q",
+        "--docs",
+        "150000",
+        "--queries",
+        "10",
+        "--old-dim",
+        "768",
+        "--new-dim",
+        "768",
+        "--no-text",
+        "--seed",
+        "3",
+        "--out",
+        s(&set),
+    ]);
+    let shim = dir.join("gen.safetensors");
+    ok(&[
+        "fit",
+        "-q",
+        "--old",
+        s(&set.join("corpus.old.parquet")),
+        "--new",
+        s(&set.join("corpus.new.parquet")),
+        "--method",
+        "ridge",
+        "--out",
+        s(&shim),
+    ]);
+    (set.join("corpus.old.parquet"), shim)
+}
+
+#[test]
+fn an_executor_killed_mid_job_has_its_tasks_run_again_and_the_output_is_exact() {
+    let d = tempfile::tempdir().unwrap();
+    let (input, shim) = generated(d.path());
+    let expected = projected_locally(d.path(), &shim, s(&input));
+    let mut cluster = Cluster::start(2, d.path());
+    let out = d.path().join("out");
+    let mut job = Command::new(env!("CARGO_BIN_EXE_shimkit"))
+        .args([
+            "project",
+            "-q",
+            "--shim",
+            s(&shim),
+            "--input",
+            s(&input),
+            "--output",
+            s(&out),
+            "--engine",
+            &cluster.url,
+            "--partitions",
+            "12",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once a task is writing its file, both executors are busy: kill one.
+    let start = Instant::now();
+    let writing = || {
+        std::fs::read_dir(d.path()).unwrap().flatten().any(|e| {
+            e.file_name().to_string_lossy().starts_with(".out.tmp-")
+                && std::fs::read_dir(e.path()).is_ok_and(|mut f| f.next().is_some())
+        })
+    };
+    while !writing() {
+        assert!(job.try_wait().unwrap().is_none(), "the job ended first");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no task started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut victim = cluster.executors.remove(0);
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let killed = Instant::now();
+    let result = job.wait_with_output().unwrap();
+    // The job waited for the scheduler to give the lost executor up (4 s without a
+    // heartbeat) before its tasks ran again: it did not finish without them.
+    assert!(
+        killed.elapsed() >= Duration::from_secs(2),
+        "the job ended {:?} after the kill: the fault was not exercised",
+        killed.elapsed()
+    );
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_same(&by_id(&out), &expected);
+    no_staging_left(d.path());
+    let temps: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().ends_with(".parquet"))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+}

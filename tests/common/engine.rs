@@ -1,0 +1,132 @@
+//! Helpers of the tests that run jobs through an engine (`tests/engine.rs`,
+//! `tests/cluster.rs`): running shimkit, the bundled tables, and comparing outputs by id.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use ndarray::{Array2, Axis};
+use shimkit_data::{EmbeddingWriter, ReadOptions, TableSource, read_table};
+
+use super::{root, shimkit};
+
+pub fn ok(args: &[&str]) -> String {
+    let out = shimkit(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn fails(args: &[&str]) -> String {
+    let out = shimkit(args);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn cranfield(file: &str) -> String {
+    root()
+        .join("data/cranfield")
+        .join(file)
+        .to_string_lossy()
+        .into_owned()
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+pub fn by_id(path: &Path) -> HashMap<String, Vec<f32>> {
+    let t = read_table(&TableSource::new(path).unwrap(), &ReadOptions::default()).unwrap();
+    let mut out = HashMap::new();
+    for (id, row) in t.ids.iter().zip(t.vectors.rows()) {
+        assert!(
+            out.insert(id.clone(), row.to_vec()).is_none(),
+            "{id} twice in {}",
+            path.display()
+        );
+    }
+    out
+}
+
+/// A shim fitted by `method` on the bundled corpora (minilm -> mpnet), and their paths.
+pub fn fitted(dir: &Path, method: &str) -> (PathBuf, String, String) {
+    let old = cranfield("corpus.minilm.parquet");
+    let new = cranfield("corpus.mpnet.parquet");
+    let shim = dir.join(format!("{method}.safetensors"));
+    ok(&[
+        "fit",
+        "-q",
+        "--old",
+        &old,
+        "--new",
+        &new,
+        "--method",
+        method,
+        "--out",
+        s(&shim),
+    ]);
+    (shim, old, new)
+}
+
+/// `input` through shimkit's own `project`, by id: what the engine must equal.
+pub fn projected_locally(dir: &Path, shim: &Path, input: &str) -> HashMap<String, Vec<f32>> {
+    let local = dir.join("local.parquet");
+    ok(&[
+        "project",
+        "-q",
+        "--shim",
+        s(shim),
+        "--input",
+        input,
+        "--output",
+        s(&local),
+    ]);
+    by_id(&local)
+}
+
+/// The error output of a run that must fail.
+pub fn failed(out: Output) -> String {
+    assert!(!out.status.success(), "succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn fit_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["fit", "--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(&all)).unwrap()
+}
+
+pub fn weights(path: &Path) -> Array2<f32> {
+    shimkit_trainer::artifact::load(path).unwrap().weight
+}
+
+pub fn write(path: &Path, ids: &[String], m: &Array2<f32>) {
+    let mut w = EmbeddingWriter::create(path, m.ncols()).unwrap();
+    w.write(ids, m.view()).unwrap();
+    w.finish().unwrap();
+}
+
+/// The Cranfield minilm corpus as `parts` files in a directory, rows in another order.
+pub fn split_corpus(dir: &Path, parts: usize) -> PathBuf {
+    let t = read_table(
+        &TableSource::new(cranfield("corpus.minilm.parquet")).unwrap(),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let out = dir.join("corpus-parts");
+    std::fs::create_dir_all(&out).unwrap();
+    let n = t.ids.len();
+    for p in 0..parts {
+        let rows: Vec<usize> = (0..n).rev().filter(|i| i % parts == p).collect();
+        let ids: Vec<String> = rows.iter().map(|&i| t.ids[i].clone()).collect();
+        write(
+            &out.join(format!("part-{p}.parquet")),
+            &ids,
+            &t.vectors.select(Axis(0), &rows),
+        );
+    }
+    out
+}
