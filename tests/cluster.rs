@@ -157,42 +157,56 @@ fn project_fit_and_sql_on_a_cluster_equal_local_runs() {
     no_staging_left(d.path());
 
     // fit: the statistics gathered on the executors give the weights and λ of `fit`.
-    let local = d.path().join("local.safetensors");
-    let remote = d.path().join("remote.safetensors");
-    let a = fit_json(&[
-        "--old",
-        &old,
-        "--new",
-        &new,
-        "--method",
-        "ridge",
-        "--out",
-        s(&local),
-    ]);
-    let b = fit_json(&[
-        "--old",
-        s(&parts),
-        "--new",
-        &new,
-        "--method",
-        "ridge",
-        "--out",
-        s(&remote),
-        "--engine",
-        &cluster.url,
-        "--partitions",
-        "3",
-    ]);
-    assert_eq!(b["pairs"], 1400);
-    let (la, lb) = (
-        a["chosen"]["lambda"].as_f64().unwrap(),
-        b["chosen"]["lambda"].as_f64().unwrap(),
-    );
-    assert!((la - lb).abs() <= 1e-6 * la.abs(), "λ {la} vs {lb}");
-    let (wa, wb) = (weights(&local), weights(&remote));
-    let scale = wa.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let diff = (&wa - &wb).iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    assert!(diff <= 1e-6 * scale, "{diff} against {scale}");
+    for method in ["ridge", "lowrank", "auto"] {
+        let local = d.path().join(format!("{method}-local.safetensors"));
+        let remote = d.path().join(format!("{method}-remote.safetensors"));
+        // `auto` through an engine chooses among the linear methods only: its reference is
+        // the same choice in one process.
+        let mut reference = vec![
+            "--old",
+            &old,
+            "--new",
+            &new,
+            "--method",
+            method,
+            "--out",
+            s(&local),
+        ];
+        if method == "auto" {
+            reference.extend(["--engine", "local"]);
+        }
+        let a = fit_json(&reference);
+        let b = fit_json(&[
+            "--old",
+            s(&parts),
+            "--new",
+            &new,
+            "--method",
+            method,
+            "--out",
+            s(&remote),
+            "--engine",
+            &cluster.url,
+            "--partitions",
+            "3",
+        ]);
+        assert_eq!(b["pairs"], 1400);
+        assert_eq!(a["chosen"]["method"], b["chosen"]["method"], "{method}");
+        match (
+            a["chosen"]["lambda"].as_f64(),
+            b["chosen"]["lambda"].as_f64(),
+        ) {
+            (Some(x), Some(y)) => {
+                assert!((x - y).abs() <= 1e-6 * x.abs(), "{method}: λ {x} vs {y}")
+            }
+            _ => assert_eq!(a["chosen"]["lambda"], b["chosen"]["lambda"], "{method}"),
+        }
+        assert_eq!(a["chosen"]["rank"], b["chosen"]["rank"], "{method}");
+        let (wa, wb) = (weights(&local), weights(&remote));
+        let scale = wa.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let diff = (&wa - &wb).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(diff <= 1e-6 * scale, "{method}: {diff} against {scale}");
+    }
 
     // sql: printed and written results, with the shim carried to the executors by content.
     let table = format!("corpus={}", s(&parts));
@@ -377,4 +391,76 @@ fn an_executor_killed_mid_job_has_its_tasks_run_again_and_the_output_is_exact() 
         .filter(|e| !e.file_name().to_string_lossy().ends_with(".parquet"))
         .collect();
     assert!(temps.is_empty(), "{temps:?}");
+}
+
+#[test]
+fn an_input_rewritten_during_a_job_fails_it_and_nothing_is_published() {
+    let d = tempfile::tempdir().unwrap();
+    let (input, shim) = generated(d.path());
+    let cluster = Cluster::start(1, d.path());
+    // A smaller table of the same layout, to be copied over the input mid-job.
+    let small = d.path().join("small");
+    ok(&[
+        "gen",
+        "-q",
+        "--docs",
+        "5000",
+        "--queries",
+        "10",
+        "--old-dim",
+        "768",
+        "--new-dim",
+        "768",
+        "--no-text",
+        "--seed",
+        "9",
+        "--out",
+        s(&small),
+    ]);
+    let out = d.path().join("out");
+    let job = Command::new(env!("CARGO_BIN_EXE_shimkit"))
+        .args([
+            "project",
+            "-q",
+            "--shim",
+            s(&shim),
+            "--input",
+            s(&input),
+            "--output",
+            s(&out),
+            "--engine",
+            &cluster.url,
+            "--partitions",
+            "12",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !std::fs::read_dir(d.path()).unwrap().flatten().any(|e| {
+        e.file_name().to_string_lossy().starts_with(".out.tmp-")
+            && std::fs::read_dir(e.path()).is_ok_and(|mut f| f.next().is_some())
+    }) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no task started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Replaced by rename, as a writer of Parquet files publishes them.
+    let swap = d.path().join("swap.parquet");
+    std::fs::copy(small.join("corpus.old.parquet"), &swap).unwrap();
+    std::fs::rename(&swap, &input).unwrap();
+    let result = job.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        !result.status.success(),
+        "the job succeeded over a changed input"
+    );
+    assert!(
+        e.contains("corpus.old.parquet") || e.contains("rows"),
+        "{e}"
+    );
+    assert!(!out.exists(), "nothing published");
+    no_staging_left(d.path());
 }
