@@ -325,23 +325,19 @@ fn generated(dir: &Path) -> (PathBuf, PathBuf) {
     (set.join("corpus.old.parquet"), shim)
 }
 
-#[test]
-fn an_executor_killed_mid_job_has_its_tasks_run_again_and_the_output_is_exact() {
-    let d = tempfile::tempdir().unwrap();
-    let (input, shim) = generated(d.path());
-    let expected = projected_locally(d.path(), &shim, s(&input));
-    let mut cluster = Cluster::start(2, d.path());
-    let out = d.path().join("out");
+/// `project` of `input` through the cluster into `out`, started in the background and
+/// returned once one of its tasks is writing its file (the job is then under way).
+fn project_under_way(cluster: &Cluster, shim: &Path, input: &Path, out: &Path) -> Child {
     let mut job = Command::new(env!("CARGO_BIN_EXE_shimkit"))
         .args([
             "project",
             "-q",
             "--shim",
-            s(&shim),
+            s(shim),
             "--input",
-            s(&input),
+            s(input),
             "--output",
-            s(&out),
+            s(out),
             "--engine",
             &cluster.url,
             "--partitions",
@@ -350,15 +346,13 @@ fn an_executor_killed_mid_job_has_its_tasks_run_again_and_the_output_is_exact() 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Once a task is writing its file, both executors are busy: kill one.
+    let staging = format!(".{}.tmp-", out.file_name().unwrap().to_string_lossy());
+    let parent = out.parent().unwrap();
     let start = Instant::now();
-    let writing = || {
-        std::fs::read_dir(d.path()).unwrap().flatten().any(|e| {
-            e.file_name().to_string_lossy().starts_with(".out.tmp-")
-                && std::fs::read_dir(e.path()).is_ok_and(|mut f| f.next().is_some())
-        })
-    };
-    while !writing() {
+    while !std::fs::read_dir(parent).unwrap().flatten().any(|e| {
+        e.file_name().to_string_lossy().starts_with(&staging)
+            && std::fs::read_dir(e.path()).is_ok_and(|mut f| f.next().is_some())
+    }) {
         assert!(job.try_wait().unwrap().is_none(), "the job ended first");
         assert!(
             start.elapsed() < Duration::from_secs(120),
@@ -366,6 +360,18 @@ fn an_executor_killed_mid_job_has_its_tasks_run_again_and_the_output_is_exact() 
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    job
+}
+
+#[test]
+fn an_executor_killed_mid_job_has_its_tasks_run_again_and_the_output_is_exact() {
+    let d = tempfile::tempdir().unwrap();
+    let (input, shim) = generated(d.path());
+    let expected = projected_locally(d.path(), &shim, s(&input));
+    let mut cluster = Cluster::start(2, d.path());
+    let out = d.path().join("out");
+    // Once a task is writing its file, both executors are busy: kill one.
+    let job = project_under_way(&cluster, &shim, &input, &out);
     let mut victim = cluster.executors.remove(0);
     victim.kill().unwrap();
     victim.wait().unwrap();
@@ -418,35 +424,7 @@ fn an_input_rewritten_during_a_job_fails_it_and_nothing_is_published() {
         s(&small),
     ]);
     let out = d.path().join("out");
-    let job = Command::new(env!("CARGO_BIN_EXE_shimkit"))
-        .args([
-            "project",
-            "-q",
-            "--shim",
-            s(&shim),
-            "--input",
-            s(&input),
-            "--output",
-            s(&out),
-            "--engine",
-            &cluster.url,
-            "--partitions",
-            "12",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !std::fs::read_dir(d.path()).unwrap().flatten().any(|e| {
-        e.file_name().to_string_lossy().starts_with(".out.tmp-")
-            && std::fs::read_dir(e.path()).is_ok_and(|mut f| f.next().is_some())
-    }) {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no task started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let job = project_under_way(&cluster, &shim, &input, &out);
     // Replaced by rename, as a writer of Parquet files publishes them.
     let swap = d.path().join("swap.parquet");
     std::fs::copy(small.join("corpus.old.parquet"), &swap).unwrap();
