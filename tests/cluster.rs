@@ -2,7 +2,6 @@
 //! started as `shimkit cluster` processes on loopback, jobs compared with local runs, an
 //! executor killed in the middle of a job, and a scheduler that is not there.
 
-use std::collections::HashMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -104,27 +103,6 @@ impl Drop for Cluster {
             let _ = child.wait();
         }
     }
-}
-
-fn assert_same(got: &HashMap<String, Vec<f32>>, want: &HashMap<String, Vec<f32>>) {
-    assert_eq!(got.len(), want.len(), "nothing lost or duplicated");
-    let mut worst = 0.0f32;
-    for (id, row) in want {
-        let g = got.get(id).unwrap_or_else(|| panic!("{id} missing"));
-        for (a, b) in g.iter().zip(row) {
-            worst = worst.max((a - b).abs());
-        }
-    }
-    assert!(worst <= 1e-6, "largest difference {worst}");
-}
-
-fn no_staging_left(dir: &Path) {
-    let left: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

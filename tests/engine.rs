@@ -65,12 +65,7 @@ fn project_through_the_local_engine_equals_project() {
     let e = failed(engine_project(&shim, &new, &out, &[]));
     assert!(e.contains("384") && e.contains("768"), "{e}");
     assert_eq!(by_id(&out).len(), before.len());
-    let leftovers: Vec<_> = std::fs::read_dir(d.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    no_staging_left(d.path());
 }
 
 #[test]

@@ -130,3 +130,26 @@ pub fn split_corpus(dir: &Path, parts: usize) -> PathBuf {
     }
     out
 }
+
+/// `got` holds every id of `want` once, each vector within 1e-6.
+pub fn assert_same(got: &HashMap<String, Vec<f32>>, want: &HashMap<String, Vec<f32>>) {
+    assert_eq!(got.len(), want.len(), "nothing lost or duplicated");
+    let mut worst = 0.0f32;
+    for (id, row) in want {
+        let g = got.get(id).unwrap_or_else(|| panic!("{id} missing"));
+        for (a, b) in g.iter().zip(row) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    assert!(worst <= 1e-6, "largest difference {worst}");
+}
+
+/// No staging directory (`.NAME.tmp-PID`) is left in `dir`.
+pub fn no_staging_left(dir: &Path) {
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
