@@ -134,8 +134,14 @@ fn project_fit_and_sql_on_a_cluster_equal_local_runs() {
     assert!(files >= 2, "{files} files: the tasks wrote their own");
     no_staging_left(d.path());
 
-    // fit: the statistics gathered on the executors give the weights and λ of `fit`.
-    for method in ["ridge", "lowrank", "auto"] {
+    // fit: the statistics gathered on the executors give the weights and λ of `fit`, from
+    // tables read side by side (row-aligned) or joined by id (rows in another order).
+    let aligned = split_corpus_as(d.path(), 3, true);
+    for (method, input, pairing) in [
+        ("ridge", &aligned, "side by side"),
+        ("lowrank", &parts, "joined by id"),
+        ("auto", &aligned, "side by side"),
+    ] {
         let local = d.path().join(format!("{method}-local.safetensors"));
         let remote = d.path().join(format!("{method}-remote.safetensors"));
         // `auto` through an engine chooses among the linear methods only: its reference is
@@ -156,7 +162,7 @@ fn project_fit_and_sql_on_a_cluster_equal_local_runs() {
         let a = fit_json(&reference);
         let b = fit_json(&[
             "--old",
-            s(&parts),
+            s(input),
             "--new",
             &new,
             "--method",
@@ -169,6 +175,8 @@ fn project_fit_and_sql_on_a_cluster_equal_local_runs() {
             "3",
         ]);
         assert_eq!(b["pairs"], 1400);
+        let how = b["pairing"].as_str().unwrap();
+        assert!(how.contains(pairing), "{method}: {how}");
         assert_eq!(a["chosen"]["method"], b["chosen"]["method"], "{method}");
         match (
             a["chosen"]["lambda"].as_f64(),

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
+use shimkit_data::{ReadOptions, TableSource, read_table};
 
 mod common;
 
@@ -76,6 +77,7 @@ fn fit_through_the_local_engine_gives_the_weights_and_lambda_of_fit() {
         cranfield("corpus.mpnet.parquet"),
     );
     let parts = split_corpus(d.path(), 2);
+    let aligned = split_corpus_as(d.path(), 3, true);
     for method in ["ridge", "procrustes", "lowrank", "auto"] {
         for direction in ["old-to-new", "new-to-old"] {
             let local = d
@@ -96,81 +98,90 @@ fn fit_through_the_local_engine_gives_the_weights_and_lambda_of_fit() {
                 "--out",
                 s(&local),
             ]);
-            let b = fit_json(&[
-                "--old",
-                s(&parts),
-                "--new",
-                &new,
-                "--method",
-                method,
-                "--direction",
-                direction,
-                "--out",
-                s(&engine),
-                "--engine",
-                "local",
-                "--partitions",
-                "3",
-            ]);
-            assert_eq!(b["pairs"], 1400);
-            assert_eq!(b["heldout_pairs"], a["heldout_pairs"]);
-            let linear = |r: &serde_json::Value| -> Vec<serde_json::Value> {
-                r["candidates"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter(|c| {
-                        ["ridge", "procrustes", "lowrank"].contains(&c["method"].as_str().unwrap())
-                    })
-                    .cloned()
-                    .collect()
-            };
-            let (la, lb) = (linear(&a), linear(&b));
-            assert_eq!(
-                lb.len(),
-                b["candidates"].as_array().unwrap().len(),
-                "the engine fits linear methods only"
-            );
-            assert_eq!(la.len(), lb.len());
-            for (ca, cb) in la.iter().zip(&lb) {
-                assert_eq!(ca["method"], cb["method"]);
-                // λ is searched on a continuous scale: the same to 1e-6, relative.
-                match (ca["lambda"].as_f64(), cb["lambda"].as_f64()) {
-                    (Some(x), Some(y)) => assert!(
-                        (x - y).abs() <= 1e-6 * x.abs(),
-                        "{method} {direction}: λ {x} vs {y}"
-                    ),
-                    _ => assert_eq!(ca["lambda"], cb["lambda"], "{method} {direction}"),
+            // Rows in another order are joined by id; rows in the same order, read side by side.
+            for (input, pairing) in [(&parts, "joined by id"), (&aligned, "side by side")] {
+                let b = fit_json(&[
+                    "--old",
+                    s(input),
+                    "--new",
+                    &new,
+                    "--method",
+                    method,
+                    "--direction",
+                    direction,
+                    "--out",
+                    s(&engine),
+                    "--engine",
+                    "local",
+                    "--partitions",
+                    "3",
+                ]);
+                assert_eq!(b["pairs"], 1400);
+                assert!(
+                    b["pairing"].as_str().unwrap().contains(pairing),
+                    "{}",
+                    b["pairing"]
+                );
+                assert_eq!(b["heldout_pairs"], a["heldout_pairs"]);
+                let linear = |r: &serde_json::Value| -> Vec<serde_json::Value> {
+                    r["candidates"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|c| {
+                            ["ridge", "procrustes", "lowrank"]
+                                .contains(&c["method"].as_str().unwrap())
+                        })
+                        .cloned()
+                        .collect()
+                };
+                let (la, lb) = (linear(&a), linear(&b));
+                assert_eq!(
+                    lb.len(),
+                    b["candidates"].as_array().unwrap().len(),
+                    "the engine fits linear methods only"
+                );
+                assert_eq!(la.len(), lb.len());
+                for (ca, cb) in la.iter().zip(&lb) {
+                    assert_eq!(ca["method"], cb["method"]);
+                    // λ is searched on a continuous scale: the same to 1e-6, relative.
+                    match (ca["lambda"].as_f64(), cb["lambda"].as_f64()) {
+                        (Some(x), Some(y)) => assert!(
+                            (x - y).abs() <= 1e-6 * x.abs(),
+                            "{method} {direction}: λ {x} vs {y}"
+                        ),
+                        _ => assert_eq!(ca["lambda"], cb["lambda"], "{method} {direction}"),
+                    }
+                    assert_eq!(ca["rank"], cb["rank"], "{method} {direction}");
+                    let (x, y) = (
+                        ca["heldout_cosine"].as_f64().unwrap(),
+                        cb["heldout_cosine"].as_f64().unwrap(),
+                    );
+                    assert!((x - y).abs() < 1e-7, "{x} vs {y}");
                 }
-                assert_eq!(ca["rank"], cb["rank"], "{method} {direction}");
-                let (x, y) = (
-                    ca["heldout_cosine"].as_f64().unwrap(),
-                    cb["heldout_cosine"].as_f64().unwrap(),
-                );
-                assert!((x - y).abs() < 1e-7, "{x} vs {y}");
-            }
-            if method != "auto" {
-                let (wa, wb) = (weights(&local), weights(&engine));
-                let scale = wa.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                let diff = (&wa - &wb).iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                assert!(
-                    diff <= 1e-6 * scale,
-                    "{method} {direction}: {diff} against {scale}"
-                );
-            } else {
-                let best = lb
-                    .iter()
-                    .max_by(|p, q| {
-                        p["heldout_cosine"]
-                            .as_f64()
-                            .partial_cmp(&q["heldout_cosine"].as_f64())
-                            .unwrap()
-                    })
-                    .unwrap();
-                assert!(
-                    b["chosen"]["heldout_cosine"].as_f64().unwrap()
-                        >= best["heldout_cosine"].as_f64().unwrap() - 0.002
-                );
+                if method != "auto" {
+                    let (wa, wb) = (weights(&local), weights(&engine));
+                    let scale = wa.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                    let diff = (&wa - &wb).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                    assert!(
+                        diff <= 1e-6 * scale,
+                        "{method} {direction} {pairing}: {diff} against {scale}"
+                    );
+                } else {
+                    let best = lb
+                        .iter()
+                        .max_by(|p, q| {
+                            p["heldout_cosine"]
+                                .as_f64()
+                                .partial_cmp(&q["heldout_cosine"].as_f64())
+                                .unwrap()
+                        })
+                        .unwrap();
+                    assert!(
+                        b["chosen"]["heldout_cosine"].as_f64().unwrap()
+                            >= best["heldout_cosine"].as_f64().unwrap() - 0.002
+                    );
+                }
             }
         }
     }
@@ -188,6 +199,83 @@ fn fit_through_the_local_engine_gives_the_weights_and_lambda_of_fit() {
         "local",
     ]);
     assert!(e.contains("ridge, procrustes, lowrank or auto"), "{e}");
+}
+
+/// Tables of several of the accumulator's grid chunks, so that the partitions read ranges
+/// of their own: row-aligned tables give `fit`'s statistics bit for bit (the weights equal
+/// to the last rounding of the solve), and two rows swapped deep in one table send the job,
+/// once a partition has found them, to the join, which gives them within 1e-6.
+#[test]
+fn fit_side_by_side_over_partitions_equals_fit_and_a_late_difference_joins() {
+    let d = tempfile::tempdir().unwrap();
+    let set = d.path().join("set");
+    let docs = (2 * shimkit_trainer::GRID_ROWS + 5000).to_string();
+    ok(&[
+        "gen",
+        "--docs",
+        &docs,
+        "--queries",
+        "5",
+        "--old-dim",
+        "24",
+        "--new-dim",
+        "40",
+        "--no-text",
+        "--seed",
+        "3",
+        "--out",
+        s(&set),
+    ]);
+    let (old, new) = (
+        set.join("corpus.old.parquet"),
+        set.join("corpus.new.parquet"),
+    );
+    let fit = |old: &Path, out: &str, engine: bool| {
+        let out = d.path().join(out);
+        let mut args = vec![
+            "--old",
+            s(old),
+            "--new",
+            s(&new),
+            "--method",
+            "ridge",
+            "--out",
+            s(&out),
+        ];
+        if engine {
+            args.extend(["--engine", "local", "--partitions", "3"]);
+        }
+        (fit_json(&args), weights(&out))
+    };
+    let (a, wa) = fit(&old, "local.safetensors", false);
+    let (b, wb) = fit(&old, "engine.safetensors", true);
+    assert!(
+        b["pairing"].as_str().unwrap().contains("side by side"),
+        "{}",
+        b["pairing"]
+    );
+    assert_eq!(a["chosen"]["lambda"], b["chosen"]["lambda"]);
+    let scale = wa.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let diff = (&wa - &wb).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(diff <= 1e-9 * scale, "side by side: {diff} against {scale}");
+
+    // Two rows swapped in the last partition's range: the ids differ there only.
+    let t = read_table(&TableSource::new(&old).unwrap(), &ReadOptions::default()).unwrap();
+    let (i, j) = (t.ids.len() - 10, t.ids.len() - 3);
+    let mut order: Vec<usize> = (0..t.ids.len()).collect();
+    order.swap(i, j);
+    let ids: Vec<String> = order.iter().map(|&r| t.ids[r].clone()).collect();
+    let swapped = d.path().join("swapped.parquet");
+    write(&swapped, &ids, &t.vectors.select(Axis(0), &order));
+    let (c, wc) = fit(&swapped, "joined.safetensors", true);
+    assert!(
+        c["pairing"].as_str().unwrap().contains("joined by id"),
+        "{}",
+        c["pairing"]
+    );
+    assert_eq!(c["pairs"], a["pairs"]);
+    let diff = (&wa - &wc).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(diff <= 1e-6 * scale, "joined: {diff} against {scale}");
 }
 
 #[test]

@@ -8,7 +8,9 @@
 //!   copy of the client's files and no registration of its own;
 //! - `shim_fit_stats`, which holds nothing and is rebuilt by name;
 //! - [`WriteParts`] and [`WritePartsExec`], the write of one file per task, by its
-//!   directory.
+//!   directory;
+//! - [`AlignedPairs`] and [`AlignedPairsExec`], two row-aligned tables read side by side,
+//!   by their files and each task's rows.
 //!
 //! Both codecs must be installed on the client, the scheduler and every executor
 //! ([`crate::client`], [`crate::scheduler`], [`crate::executor`] do so).
@@ -26,7 +28,10 @@ use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
-use shimkit_engine::{ShimFitStats, ShimProject, WriteParts, WritePartsExec};
+use shimkit_engine::{
+    AlignedPairs, AlignedPairsExec, AlignedSpec, ShimFitStats, ShimProject, WriteParts,
+    WritePartsExec,
+};
 
 use crate::wire::{SHIMS_MAGIC, decode_shims, encode_shims};
 
@@ -91,6 +96,12 @@ impl LogicalExtensionCodec for ShimLogicalCodec {
         inputs: &[LogicalPlan],
         ctx: &TaskContext,
     ) -> Result<Extension> {
+        if let Some(spec) = AlignedSpec::decode(buf) {
+            let pairs = AlignedPairs::new(spec?).map_err(|e| e.into_datafusion())?;
+            return Ok(Extension {
+                node: Arc::new(pairs),
+            });
+        }
         match decode_dir(buf) {
             Some(dir) => {
                 let [input] = inputs else {
@@ -105,6 +116,9 @@ impl LogicalExtensionCodec for ShimLogicalCodec {
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        if let Some(pairs) = node.node.as_any().downcast_ref::<AlignedPairs>() {
+            return pairs.spec.encode(buf);
+        }
         match node.node.as_any().downcast_ref::<WriteParts>() {
             Some(write) => encode_dir(&write.dir, buf),
             None => self.inner.try_encode(node, buf),
@@ -178,6 +192,10 @@ impl PhysicalExtensionCodec for ShimPhysicalCodec {
         ctx: &TaskContext,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        if let Some(spec) = AlignedSpec::decode(buf) {
+            let exec = AlignedPairsExec::new(spec?).map_err(|e| e.into_datafusion())?;
+            return Ok(Arc::new(exec));
+        }
         match decode_dir(buf) {
             Some(dir) => {
                 let [input] = inputs else {
@@ -195,6 +213,9 @@ impl PhysicalExtensionCodec for ShimPhysicalCodec {
         buf: &mut Vec<u8>,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
+        if let Some(pairs) = node.downcast_ref::<AlignedPairsExec>() {
+            return pairs.spec().encode(buf);
+        }
         match node.downcast_ref::<WritePartsExec>() {
             Some(write) => encode_dir(write.dir(), buf),
             None => self.inner.try_encode(node, buf, converter),

@@ -10,7 +10,8 @@
 //! - **the named shims** a session knows, carried by content ([`ShimSet`]);
 //! - **the jobs** `shimkit` runs through an engine ([`jobs`]): projecting Parquet files into
 //!   a directory published whole, and gathering a fit's statistics from two tables joined
-//!   by id;
+//!   by id, or read side by side when they list the same ids in the same order
+//!   ([`aligned`]);
 //! - **the write** of a query's result as one Parquet file per partition, by the task that
 //!   computes it ([`write`]), which is what lets a cluster scale its writes.
 //!
@@ -28,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod aligned;
 mod error;
 pub mod fit_stats;
 pub mod jobs;
@@ -39,6 +41,7 @@ pub mod write;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+pub use aligned::{AlignedPairs, AlignedPairsExec, AlignedSpec};
 pub use error::{EngineError, Result};
 pub use fit_stats::{ShimFitStats, finish_fit};
 pub use project::ShimProject;

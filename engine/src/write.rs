@@ -362,7 +362,7 @@ impl ExtensionPlanner for WritePartsPlanner {
     }
 }
 
-/// DataFusion's planner, knowing [`WriteParts`]: the query planner of every session that
+/// DataFusion's planner, knowing [`WriteParts`] and [`crate::AlignedPairs`]: the query planner of every session that
 /// plans shimkit's jobs (a local session, a cluster's scheduler).
 #[derive(Debug, Default)]
 pub struct ShimQueryPlanner;
@@ -374,9 +374,12 @@ impl QueryPlanner for ShimQueryPlanner {
         logical_plan: &LogicalPlan,
         session: &dyn datafusion::catalog::Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(WritePartsPlanner)])
-            .create_physical_plan(logical_plan, session)
-            .await
+        DefaultPhysicalPlanner::with_extension_planners(vec![
+            Arc::new(WritePartsPlanner),
+            Arc::new(crate::aligned::AlignedPairsPlanner),
+        ])
+        .create_physical_plan(logical_plan, session)
+        .await
     }
 }
 

@@ -130,7 +130,7 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !quiet {
         println!(
-            "pairs      {} joined by id, {} ({} only in --old, {} only in --new)",
+            "pairs      {} by id, {} ({} only in --old, {} only in --new)",
             outcome.pairs, fitted.pairing, fitted.only_old, fitted.only_new
         );
         println!(
@@ -324,7 +324,7 @@ fn fit_joined(
     })
 }
 
-/// Both tables joined by id in an engine, whose aggregate gathers the statistics; the fit
+/// Both tables paired in an engine (side by side or joined by id), whose aggregate gathers the statistics; the fit
 /// is finished here as a streamed one is.
 fn fit_with_engine(
     engine: &Engine,
@@ -357,7 +357,11 @@ fn fit_with_engine(
         outcome: acc.finish()?,
         only_old: (stats.old_rows - pairs) as usize,
         only_new: (stats.new_rows - pairs) as usize,
-        pairing: "joined by id in the engine",
+        pairing: if stats.aligned {
+            "read side by side in the engine (row-aligned)"
+        } else {
+            "joined by id in the engine"
+        },
     })
 }
 

@@ -111,16 +111,34 @@ pub fn write(path: &Path, ids: &[String], m: &Array2<f32>) {
 
 /// The Cranfield minilm corpus as `parts` files in a directory, rows in another order.
 pub fn split_corpus(dir: &Path, parts: usize) -> PathBuf {
+    split_corpus_as(dir, parts, false)
+}
+
+/// The Cranfield minilm corpus as `parts` files in a directory; `in_order` keeps the rows
+/// in the order of the other models' files (row-aligned with them), in runs of unequal
+/// length, else deals them out in reverse.
+pub fn split_corpus_as(dir: &Path, parts: usize, in_order: bool) -> PathBuf {
     let t = read_table(
         &TableSource::new(cranfield("corpus.minilm.parquet")).unwrap(),
         &ReadOptions::default(),
     )
     .unwrap();
-    let out = dir.join("corpus-parts");
+    let out = dir.join(if in_order {
+        "corpus-aligned-parts"
+    } else {
+        "corpus-parts"
+    });
     std::fs::create_dir_all(&out).unwrap();
     let n = t.ids.len();
+    // Cut points at 1/7, 3/7, ...: no file boundary falls on another table's batch edge.
+    let cut = |p: usize| (n * (2 * p).saturating_sub(1) / (2 * parts + 1)).min(n);
     for p in 0..parts {
-        let rows: Vec<usize> = (0..n).rev().filter(|i| i % parts == p).collect();
+        let rows: Vec<usize> = if in_order {
+            let end = if p + 1 == parts { n } else { cut(p + 1) };
+            (cut(p)..end).collect()
+        } else {
+            (0..n).rev().filter(|i| i % parts == p).collect()
+        };
         let ids: Vec<String> = rows.iter().map(|&i| t.ids[i].clone()).collect();
         write(
             &out.join(format!("part-{p}.parquet")),

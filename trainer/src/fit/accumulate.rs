@@ -15,8 +15,14 @@ use crate::method::Method;
 use crate::methods;
 use crate::stats::PairStats;
 
-/// Rows gathered for one part of the split before they go through the GEMM together.
-pub(super) const FLUSH_ROWS: usize = 4096;
+/// Rows gathered before every part of the split puts its share through the GEMM. The
+/// products are formed in f32, one flush at a time, so what a flush holds decides the
+/// rounding; counting flushes by the rows added (not by each part's own fill, nor by the
+/// batches passed in) means that two accumulators fed the same rows from a multiple of
+/// this many rows on form the same products bit for bit, however the rows were batched.
+/// That is what lets an engine's partitions, each starting at such a row, give the
+/// statistics of one streamed pass (their f64 sums then differ only in order).
+pub const GRID_ROWS: usize = 16384;
 
 pub(super) struct PartBuffer {
     pub(super) stats: PairStats,
@@ -28,17 +34,14 @@ impl PartBuffer {
     pub(super) fn new(d_in: usize, d_out: usize) -> Self {
         PartBuffer {
             stats: PairStats::new(d_in, d_out),
-            x: Vec::with_capacity(FLUSH_ROWS * d_in),
-            y: Vec::with_capacity(FLUSH_ROWS * d_out),
+            x: Vec::new(),
+            y: Vec::new(),
         }
     }
 
     fn push(&mut self, x: &[f32], y: &[f32]) {
         self.x.extend_from_slice(x);
         self.y.extend_from_slice(y);
-        if self.x.len() >= FLUSH_ROWS * self.stats.d_in() {
-            self.flush();
-        }
     }
 
     pub(super) fn flush(&mut self) {
@@ -71,6 +74,8 @@ pub struct PairAccumulator {
     pub(super) split: Split,
     pub(super) fingerprint: Fingerprint,
     pub(super) scratch: (Vec<f32>, Vec<f32>),
+    /// Rows added since the last flush ([`GRID_ROWS`]).
+    pub(super) unflushed: usize,
 }
 
 impl PairAccumulator {
@@ -103,12 +108,20 @@ impl PairAccumulator {
             split: Split::new(cfg.seed, cfg.val_frac, k),
             fingerprint: Fingerprint::default(),
             scratch: (vec![0.0; d_in], vec![0.0; d_out]),
+            unflushed: 0,
             cfg,
         })
     }
 
     pub fn pairs(&self) -> usize {
         self.pairs
+    }
+
+    /// Every part's buffered rows through the GEMM.
+    pub(super) fn flush(&mut self) {
+        self.folds.iter_mut().for_each(PartBuffer::flush);
+        self.heldout.flush();
+        self.unflushed = 0;
     }
 
     /// Adds pairs: row i of `x` and of `y` embed `ids[i]`.
@@ -136,8 +149,8 @@ impl PairAccumulator {
                 ),
             });
         }
-        let (sx, sy) = &mut self.scratch;
         for (i, id) in ids.iter().enumerate() {
+            let (sx, sy) = &mut self.scratch;
             unit(x.row(i), sx);
             unit(y.row(i), sy);
             let h = fnv1a(id.as_bytes());
@@ -153,6 +166,10 @@ impl PairAccumulator {
                         .push(mix(self.cfg.seed, stream::KEEP, h), fold, sx, sy);
                 }
             }
+            self.unflushed += 1;
+            if self.unflushed == GRID_ROWS {
+                self.flush();
+            }
         }
         self.pairs += ids.len();
         Ok(())
@@ -167,8 +184,7 @@ impl PairAccumulator {
                 min,
             });
         }
-        self.folds.iter_mut().for_each(PartBuffer::flush);
-        self.heldout.flush();
+        self.flush();
         let folds: Vec<PairStats> = self.folds.into_iter().map(|f| f.stats).collect();
         let mut train = PairStats::new(self.heldout.stats.d_in(), self.heldout.stats.d_out());
         folds.iter().for_each(|f| train.merge(f));

@@ -7,7 +7,7 @@
 //! sample of pairs. 65,536-d inputs need 32 GiB for one XᵀX alone, so a fit that would not
 //! fit is refused up front, with the estimate, instead of aborting in the allocator.
 
-use super::accumulate::FLUSH_ROWS;
+use super::accumulate::GRID_ROWS;
 use super::{FitConfig, Method};
 use crate::cluster::CLUSTER_GRID;
 use crate::kernel::MAX_LANDMARKS;
@@ -18,9 +18,10 @@ pub fn fit_peak_bytes(d_in: usize, d_out: usize, cfg: &FitConfig) -> f64 {
     let (i, o) = (d_in as f64, d_out as f64);
     let stats = 8.0 * (i * i + i * o + i + o);
     let parts = (cfg.folds.max(2) + 1) as f64;
-    // Every part's statistics and flush buffer; then, at the finish, the training and
+    // Every part's statistics, and the parts' buffers, which share one flush's rows (twice
+    // that, for the slack of growing vectors); then, at the finish, the training and
     // all-pairs statistics, one fold's complement, and the eigendecomposition's copies.
-    let accumulate = parts * (stats + 4.0 * FLUSH_ROWS as f64 * (i + o));
+    let accumulate = parts * stats + 2.0 * 4.0 * GRID_ROWS as f64 * (i + o);
     let solve = 3.0 * stats + 3.0 * 8.0 * i * i;
     let heldout = cfg.max_heldout as f64 * (4.0 * (i + o) + 8.0);
     let mut peak = accumulate + solve + heldout;

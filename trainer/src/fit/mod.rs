@@ -22,7 +22,7 @@ mod reservoir;
 pub mod score;
 mod wire;
 
-pub use accumulate::PairAccumulator;
+pub use accumulate::{GRID_ROWS, PairAccumulator};
 pub use choose::{build, choose, parameters};
 pub use memory::{fit_peak_bytes, human as human_bytes};
 pub use score::{TIE, mean_cosine};

@@ -10,7 +10,6 @@
 
 use ndarray::{Array1, Array2};
 
-use super::accumulate::PartBuffer;
 use super::kept::Kept;
 use super::{FitConfig, PairAccumulator};
 use crate::error::{Result, TrainError};
@@ -83,11 +82,6 @@ impl PairAccumulator {
         self.pairs += other.pairs;
         self.fingerprint.merge(other.fingerprint);
         Ok(())
-    }
-
-    fn flush(&mut self) {
-        self.folds.iter_mut().for_each(PartBuffer::flush);
-        self.heldout.flush();
     }
 
     /// The accumulator as bytes that [`PairAccumulator::from_bytes`] reads back.
