@@ -49,6 +49,10 @@ pub enum Command {
     Load(LoadArgs),
     /// Switch which PostgreSQL column the application reads, or roll the switch back.
     Cutover(CutoverArgs),
+    /// A migration as an operation on a PostgreSQL table, driven by a spec file: its
+    /// history, and the gated cutover and rollback.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
     /// Score every migration path on an evaluation set's labelled queries.
     Eval(EvalArgs),
     /// Fit shims on the bundled Cranfield data (minilm -> mpnet) and compare every path.
@@ -452,6 +456,48 @@ pub struct CutoverArgs {
     #[arg(long)]
     pub rollback: bool,
     /// Cut over even though some rows have no vector in the new column.
+    #[arg(long)]
+    pub allow_missing: bool,
+}
+
+/// `shimkit migrate ...`.
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// The migration's history: each cycle's backfill share, figures and decision.
+    #[command(
+        after_help = "Example:\n  shimkit migrate status migrations/mpnet.toml --json\n\n\
+        --json prints {\"cycles\": [...]}: each cycle's `share`, `decision` and `paths` (with eval's keys)."
+    )]
+    Status(MigrateStatusArgs),
+    /// Switch the application to the new column, refused unless the last cycle's gate holds.
+    Cutover(MigrateCutoverArgs),
+    /// Undo the migration's cutover.
+    Rollback(MigrateSpecArg),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateSpecArg {
+    /// The migration's spec (TOML).
+    pub spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateStatusArgs {
+    /// The migration's spec (TOML).
+    pub spec: PathBuf,
+    /// Print the history as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateCutoverArgs {
+    /// The migration's spec (TOML).
+    pub spec: PathBuf,
+    /// Cut over although the gate does not hold (recorded in the history).
+    #[arg(long)]
+    pub force: bool,
+    /// Cut over although some rows have no vector in the new column.
     #[arg(long)]
     pub allow_missing: bool,
 }

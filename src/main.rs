@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod engine;
+mod migrate;
 mod progress;
 mod report;
 mod stores;

@@ -14,6 +14,8 @@
 //! - **searching** documents held in temporary tables, exactly or through HNSW, for the
 //!   evaluation ([`SearchIndex`]);
 //! - **cutting over** the column the application reads, and rolling back ([`cutover`]);
+//! - **a migration's history**: the files loaded, each cycle's figures and decision, each
+//!   cutover and override ([`migration`]);
 //! - **describing** a table for `inspect` ([`inspect`]);
 //! - what shimkit remembers in the database (the `shimkit` schema: backfill checkpoints,
 //!   cutovers) and the binary `COPY` format itself ([`copy`]).
@@ -41,6 +43,7 @@ mod error;
 pub mod index;
 pub mod inspect;
 mod location;
+pub mod migration;
 mod reader;
 mod search;
 mod session;

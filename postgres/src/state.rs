@@ -1,6 +1,6 @@
 //! What shimkit remembers in the database itself, in a schema of its own (`shimkit`): where
-//! each backfill stands, and each cutover's renames, so that a rerun on any machine resumes
-//! and a rollback restores.
+//! each backfill stands, each cutover's renames, and each migration's history, so that a
+//! rerun on any machine resumes and a rollback restores.
 
 use crate::error::Result;
 use crate::session::Session;
@@ -45,6 +45,33 @@ CREATE TABLE IF NOT EXISTS shimkit.cutovers (
     -- [[from, to], ...] in the order they were applied.
     renames       text NOT NULL,
     at            timestamptz NOT NULL DEFAULT now()
+);
+-- A migration run as an operation (`shimkit migrate`): the incoming files loaded, each
+-- cycle's figures and decision, and each cutover, rollback and override.
+CREATE TABLE IF NOT EXISTS shimkit.migration_files (
+    migration     text NOT NULL,
+    file          text NOT NULL,
+    bytes         bigint NOT NULL,
+    rows          bigint NOT NULL,
+    loaded_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (migration, file)
+);
+CREATE TABLE IF NOT EXISTS shimkit.migration_cycles (
+    migration     text NOT NULL,
+    cycle         integer NOT NULL,
+    at            timestamptz NOT NULL DEFAULT now(),
+    share         double precision NOT NULL,
+    decision      text NOT NULL,
+    report        jsonb NOT NULL,
+    PRIMARY KEY (migration, cycle)
+);
+CREATE TABLE IF NOT EXISTS shimkit.migration_events (
+    id            bigserial PRIMARY KEY,
+    migration     text NOT NULL,
+    at            timestamptz NOT NULL DEFAULT clock_timestamp(),
+    kind          text NOT NULL,
+    forced        boolean NOT NULL DEFAULT false,
+    detail        jsonb NOT NULL
 );
 ";
 

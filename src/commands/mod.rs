@@ -9,6 +9,7 @@ mod gen_set;
 mod inspect;
 mod inspect_shim;
 mod load;
+mod migrate;
 mod project;
 mod serve;
 mod sql;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Project(args) => project::run(&args, quiet),
         Command::Load(args) => load::run(&args, quiet),
         Command::Cutover(args) => cutover::run(&args, quiet),
+        Command::Migrate(command) => migrate::run(command, quiet),
         Command::Eval(args) => eval::run(&args, quiet),
         Command::Demo(args) => demo::run(&args, quiet),
         Command::Serve(args) => serve::run(&args, quiet),

@@ -1,0 +1,105 @@
+//! `shimkit migrate status|cutover|rollback SPEC`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use shimkit_postgres::Session;
+use shimkit_postgres::cutover::{CutoverOptions, cutover, rollback};
+use shimkit_postgres::migration::History;
+
+use crate::cli::MigrateCommand;
+use crate::migrate::{MigrationSpec, Status, plan};
+
+pub fn run(command: MigrateCommand, quiet: bool) -> anyhow::Result<ExitCode> {
+    match command {
+        MigrateCommand::Status(args) => {
+            let spec = MigrationSpec::read(&args.spec)?;
+            let status = read_status(&spec)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&status.to_json())?);
+            } else {
+                print!("{}", status.render());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateCommand::Cutover(args) => {
+            let spec = MigrationSpec::read(&args.spec)?;
+            let (mut history, status) = open(&spec)?;
+            let holds = status.gate_holds();
+            if !holds && !args.force {
+                let why = match status.cycles.last() {
+                    None => "no cycle has been scored yet".to_owned(),
+                    Some(c) => format!(
+                        "cycle {} decided {:?}: the gate (retention ≥ {} at its {}% lower bound) does not hold",
+                        c.cycle,
+                        c.decision,
+                        spec.gate.target,
+                        100.0 * spec.gate.confidence
+                    ),
+                };
+                bail!(
+                    "{}: cutover refused: {why} (--force overrides, and is recorded)",
+                    spec.key()
+                );
+            }
+            let done = cutover(
+                &spec.store.old,
+                &spec.store.new.vector,
+                CutoverOptions {
+                    allow_missing: args.allow_missing,
+                },
+            )?;
+            history.record_event(
+                "cutover",
+                !holds,
+                &json!({"renames": done.renames, "cycle": status.cycles.last().map(|c| c.cycle)}),
+            )?;
+            if !quiet {
+                println!(
+                    "cut over {}: the application's column \"{}\" now holds what \"{}\" held{}",
+                    done.table,
+                    done.reads,
+                    done.switched_to,
+                    if holds {
+                        ""
+                    } else {
+                        " (forced: the gate did not hold)"
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateCommand::Rollback(args) => {
+            let spec = MigrationSpec::read(&args.spec)?;
+            let (mut history, _) = open(&spec)?;
+            let undone = rollback(&spec.store.old)?;
+            history.record_event("rollback", false, &json!({"renames": undone.renames}))?;
+            if !quiet {
+                println!(
+                    "rolled back {}: \"{}\" is the column it was before the cutover",
+                    undone.table, undone.reads
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn open(spec: &MigrationSpec) -> anyhow::Result<(History, Status)> {
+    let session = Session::open(&spec.store.old.db)
+        .with_context(|| format!("opening the database of {}", spec.path.display()))?;
+    let mut history = History::open(session, &spec.key())?;
+    let status = Status {
+        key: spec.key(),
+        plan: plan(spec),
+        cycles: history.cycles()?,
+        events: history.events()?,
+    };
+    Ok((history, status))
+}
+
+/// The history of `spec`'s migration.
+pub fn read_status(spec: &MigrationSpec) -> anyhow::Result<Status> {
+    Ok(open(spec)?.1)
+}

@@ -1,0 +1,458 @@
+//! The migration spec: a small TOML file the team keeps with its code, naming the table and
+//! its two columns, the held-out eval set, where re-embedded vectors arrive, the gate and
+//! the cutover date.
+//!
+//! ```toml
+//! [store]
+//! url = "postgresql://app@/db?host=/run/postgresql&table=docs&id=id"
+//! old = "embedding"        # the column the application reads today
+//! new = "embedding_next"   # the column being filled
+//!
+//! [eval]
+//! dataset = "eval/"        # queries.<model>.parquet and qrels.tsv; the corpus is the table
+//! old_model = "minilm"
+//! new_model = "mpnet"
+//!
+//! [backfill]
+//! incoming = "incoming/"   # the embedding job drops Parquet files (id, embedding) here
+//! rows_per_second = 1000
+//!
+//! [gate]
+//! target = 0.95            # retention of the full re-embed's nDCG@10
+//! confidence = 0.95        # judged on the lower bound of this interval
+//!
+//! [window]
+//! cutover = "2026-12-15"
+//! ```
+//!
+//! Relative paths are relative to the spec's own directory, so the spec means the same
+//! from wherever it is run. Every problem names the file and the key.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use shimkit_postgres::PgTable;
+
+/// A spec that could not be used: the file, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct SpecError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    store: RawStore,
+    eval: RawEval,
+    backfill: RawBackfill,
+    gate: Gate,
+    window: RawWindow,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    url: String,
+    old: String,
+    new: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEval {
+    dataset: PathBuf,
+    old_model: String,
+    new_model: String,
+    #[serde(default = "default_k")]
+    k: usize,
+    #[serde(default = "default_resamples")]
+    resamples: usize,
+    #[serde(default)]
+    seed: u64,
+}
+
+fn default_k() -> usize {
+    10
+}
+
+fn default_resamples() -> usize {
+    1000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackfill {
+    incoming: PathBuf,
+    rows_per_second: Option<f64>,
+    /// A shim to start from; fitted from the first re-embedded batch when absent.
+    shim: Option<PathBuf>,
+    /// The method of the shims the migration fits.
+    #[serde(default = "default_method")]
+    method: String,
+}
+
+fn default_method() -> String {
+    "auto".into()
+}
+
+/// When the new column may replace the old one.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    /// The share of the full re-embed's nDCG@k a path must keep.
+    pub target: f64,
+    /// The interval's confidence; the gate is judged on its lower bound.
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+}
+
+fn default_confidence() -> f64 {
+    0.95
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    cutover: String,
+}
+
+/// The store's side: the table, the column read today, the column being filled.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The table with `vector` = the old column.
+    pub old: PgTable,
+    /// The same table with `vector` = the new column.
+    pub new: PgTable,
+}
+
+/// The held-out eval set.
+#[derive(Debug, Clone)]
+pub struct EvalSpec {
+    pub dataset: PathBuf,
+    pub old_model: String,
+    pub new_model: String,
+    pub k: usize,
+    pub resamples: usize,
+    pub seed: u64,
+}
+
+/// Where re-embedded vectors arrive, and how fast they are written.
+#[derive(Debug, Clone)]
+pub struct BackfillSpec {
+    pub incoming: PathBuf,
+    pub rows_per_second: Option<f64>,
+    pub shim: Option<PathBuf>,
+    pub method: shimkit_trainer::Method,
+}
+
+/// A calendar date, `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+}
+
+impl Date {
+    pub fn parse(text: &str) -> Option<Date> {
+        let mut parts = text.trim().splitn(3, '-');
+        let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+            return None;
+        }
+        let date = Date {
+            year: y.parse().ok()?,
+            month: m.parse().ok()?,
+            day: d.parse().ok()?,
+        };
+        let leap = date.year % 4 == 0 && (date.year % 100 != 0 || date.year % 400 == 0);
+        let days = match date.month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        (1..=days).contains(&date.day).then_some(date)
+    }
+}
+
+impl std::fmt::Display for Date {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// A migration, read and checked.
+#[derive(Debug, Clone)]
+pub struct MigrationSpec {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub store: Store,
+    pub eval: EvalSpec,
+    pub backfill: BackfillSpec,
+    pub gate: Gate,
+    /// The planned cutover date.
+    pub cutover: Date,
+}
+
+impl MigrationSpec {
+    /// Reads and checks the spec at `path`.
+    pub fn read(path: &Path) -> Result<MigrationSpec, SpecError> {
+        let fail = |message: String| SpecError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = shimkit_data::read_regular_text(path).map_err(|e| fail(e.to_string()))?;
+        Self::parse(path, &text)
+    }
+
+    /// Checks `text` as the spec at `path` (which anchors relative paths).
+    pub fn parse(path: &Path, text: &str) -> Result<MigrationSpec, SpecError> {
+        let fail = |message: String| SpecError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let raw: RawSpec = toml::from_str(text).map_err(|e| fail(e.to_string().trim().into()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let anchored = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+
+        let old = PgTable::parse(&raw.store.url).map_err(|e| fail(format!("store.url: {e}")))?;
+        if raw.store.url.contains("vector=") {
+            return Err(fail(
+                "store.url: leave `vector=` out; store.old and store.new name the columns".into(),
+            ));
+        }
+        for (key, name) in [("store.old", &raw.store.old), ("store.new", &raw.store.new)] {
+            if name.trim().is_empty() {
+                return Err(fail(format!("{key} is empty: name a vector column")));
+            }
+        }
+        if raw.store.old == raw.store.new {
+            return Err(fail(format!(
+                "store.old and store.new are both {:?}: the new column is a second column",
+                raw.store.old
+            )));
+        }
+        let store = Store {
+            old: PgTable {
+                vector: raw.store.old.clone(),
+                ..old.clone()
+            },
+            new: PgTable {
+                vector: raw.store.new.clone(),
+                ..old
+            },
+        };
+
+        if raw.eval.old_model == raw.eval.new_model {
+            return Err(fail(format!(
+                "eval.old_model and eval.new_model are both {:?}",
+                raw.eval.old_model
+            )));
+        }
+        for (key, model) in [
+            ("eval.old_model", &raw.eval.old_model),
+            ("eval.new_model", &raw.eval.new_model),
+        ] {
+            if model.is_empty() || model.contains(['/', '\\']) || model.starts_with('.') {
+                return Err(fail(format!(
+                    "{key} = {model:?}: a model name as in queries.<model>.parquet"
+                )));
+            }
+        }
+        if !(1..=1000).contains(&raw.eval.k) {
+            return Err(fail(format!("eval.k = {}: expected 1 to 1000", raw.eval.k)));
+        }
+        if !(100..=100_000).contains(&raw.eval.resamples) {
+            return Err(fail(format!(
+                "eval.resamples = {}: expected 100 to 100000",
+                raw.eval.resamples
+            )));
+        }
+
+        if let Some(rate) = raw.backfill.rows_per_second
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(fail(format!(
+                "backfill.rows_per_second = {rate}: expected a positive number"
+            )));
+        }
+        let method: shimkit_trainer::Method = raw
+            .backfill
+            .method
+            .parse()
+            .map_err(|e| fail(format!("backfill.method: {e}")))?;
+
+        let gate = raw.gate;
+        if !(gate.target.is_finite() && gate.target > 0.0 && gate.target <= 2.0) {
+            return Err(fail(format!(
+                "gate.target = {}: expected a share of the full re-embed's nDCG, such as 0.95",
+                gate.target
+            )));
+        }
+        if !(gate.confidence > 0.5 && gate.confidence < 1.0) {
+            return Err(fail(format!(
+                "gate.confidence = {}: expected a level between 0.5 and 1, such as 0.95",
+                gate.confidence
+            )));
+        }
+        let cutover = Date::parse(&raw.window.cutover).ok_or_else(|| {
+            fail(format!(
+                "window.cutover = {:?}: expected a date as YYYY-MM-DD",
+                raw.window.cutover
+            ))
+        })?;
+
+        Ok(MigrationSpec {
+            path: path.to_path_buf(),
+            store,
+            eval: EvalSpec {
+                dataset: anchored(&raw.eval.dataset),
+                old_model: raw.eval.old_model,
+                new_model: raw.eval.new_model,
+                k: raw.eval.k,
+                resamples: raw.eval.resamples,
+                seed: raw.eval.seed,
+            },
+            backfill: BackfillSpec {
+                incoming: anchored(&raw.backfill.incoming),
+                rows_per_second: raw.backfill.rows_per_second,
+                shim: raw.backfill.shim.as_deref().map(anchored),
+                method,
+            },
+            gate,
+            cutover,
+        })
+    }
+
+    /// The migration's name in the history: the table and the column being filled.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.store.new.table, self.store.new.vector)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[store]
+url = "postgresql://app@/db?host=/tmp&table=docs&id=id"
+old = "embedding"
+new = "embedding_next"
+
+[eval]
+dataset = "eval/"
+old_model = "minilm"
+new_model = "mpnet"
+
+[backfill]
+incoming = "incoming/"
+rows_per_second = 1000
+
+[gate]
+target = 0.95
+confidence = 0.95
+
+[window]
+cutover = "2026-12-15"
+"#;
+
+    fn parse(text: &str) -> Result<MigrationSpec, SpecError> {
+        MigrationSpec::parse(Path::new("/team/migrations/mpnet.toml"), text)
+    }
+
+    #[test]
+    fn a_spec_reads_with_paths_beside_it() {
+        let spec = parse(GOOD).unwrap();
+        assert_eq!(spec.store.old.vector, "embedding");
+        assert_eq!(spec.store.new.vector, "embedding_next");
+        assert_eq!(spec.store.new.table.to_string(), "docs");
+        assert_eq!(spec.eval.dataset, Path::new("/team/migrations/eval/"));
+        assert_eq!(
+            spec.backfill.incoming,
+            Path::new("/team/migrations/incoming/")
+        );
+        assert_eq!(spec.backfill.rows_per_second, Some(1000.0));
+        assert_eq!(spec.eval.k, 10);
+        assert_eq!(spec.cutover.to_string(), "2026-12-15");
+        assert_eq!(spec.key(), "docs.embedding_next");
+    }
+
+    #[test]
+    fn each_bad_value_is_named_by_file_and_key() {
+        let cases = [
+            (
+                "old = \"embedding\"\nnew = \"embedding_next\"",
+                "old = \"e\"\nnew = \"e\"",
+                "store.old and store.new",
+            ),
+            ("target = 0.95", "target = 3.0", "gate.target"),
+            ("confidence = 0.95", "confidence = 1.5", "gate.confidence"),
+            (
+                "cutover = \"2026-12-15\"",
+                "cutover = \"2026-02-30\"",
+                "window.cutover",
+            ),
+            (
+                "cutover = \"2026-12-15\"",
+                "cutover = \"next week\"",
+                "window.cutover",
+            ),
+            (
+                "rows_per_second = 1000",
+                "rows_per_second = -5",
+                "backfill.rows_per_second",
+            ),
+            (
+                "rows_per_second = 1000",
+                "rows_per_second = \"fast\"",
+                "rows_per_second",
+            ),
+            (
+                "new_model = \"mpnet\"",
+                "new_model = \"minilm\"",
+                "eval.old_model and eval.new_model",
+            ),
+            (
+                "new_model = \"mpnet\"",
+                "new_model = \"../x\"",
+                "eval.new_model",
+            ),
+            ("table=docs&id=id", "id=id", "store.url"),
+            ("table=docs&id=id", "table=docs&vector=v", "vector="),
+            (
+                "rows_per_second = 1000",
+                "rows_per_second = 1000\nspeed = 3",
+                "speed",
+            ),
+            ("[window]\ncutover = \"2026-12-15\"", "", "window"),
+        ];
+        for (from, to, expected) in cases {
+            assert!(GOOD.contains(from), "{from}");
+            let e = parse(&GOOD.replace(from, to)).unwrap_err().to_string();
+            assert!(e.starts_with("/team/migrations/mpnet.toml: "), "{e}");
+            assert!(e.contains(expected), "{to:?}: {e}");
+        }
+        let e = parse("not toml at all [").unwrap_err().to_string();
+        assert!(e.contains("mpnet.toml"), "{e}");
+    }
+
+    #[test]
+    fn dates_are_checked_against_the_calendar() {
+        assert!(Date::parse("2028-02-29").is_some());
+        assert!(Date::parse("2026-02-29").is_none());
+        assert!(Date::parse("2026-13-01").is_none());
+        assert!(Date::parse("2026-1-01").is_none());
+        assert!(Date::parse("2026-12-15") < Date::parse("2027-01-01"));
+    }
+}

@@ -1,0 +1,238 @@
+//! `shimkit migrate`: the spec's checks, the history kept in the database, and the gated
+//! cutover and rollback, against a real PostgreSQL with pgvector (tests/common/pg.rs).
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::pg::{self, PgServer};
+use common::{root, shimkit};
+use serde_json::{Value, json};
+use shimkit_postgres::Session;
+use shimkit_postgres::migration::History;
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = shimkit(args);
+    assert!(o.status.success(), "shimkit {args:?}:\n{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails(args: &[&str]) -> String {
+    let o = shimkit(args);
+    assert_eq!(o.status.code(), Some(1), "shimkit {args:?}:\n{}", text(&o));
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn cranfield(file: &str) -> String {
+    root()
+        .join("data/cranfield")
+        .join(file)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn spec(dir: &Path, url: &str, target: f64) -> String {
+    let path = dir.join("migration.toml");
+    std::fs::create_dir_all(dir.join("incoming")).unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            r#"[store]
+url = "{url}"
+old = "embedding"
+new = "embedding_next"
+
+[eval]
+dataset = "{}"
+old_model = "minilm"
+new_model = "mpnet"
+
+[backfill]
+incoming = "incoming"
+rows_per_second = 100000
+
+[gate]
+target = {target}
+confidence = 0.95
+
+[window]
+cutover = "2026-12-15"
+"#,
+            root().join("data/cranfield").display()
+        ),
+    )
+    .unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_bad_spec_is_named_by_file_and_key_before_any_connection() {
+    let d = tempfile::tempdir().unwrap();
+    let path = spec(
+        d.path(),
+        "postgresql://nobody@/nowhere?host=/nonexistent&table=docs",
+        0.95,
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("target = 0.95", "target = 7")).unwrap();
+    let e = fails(&["migrate", "status", &path]);
+    assert!(
+        e.contains("migration.toml") && e.contains("gate.target"),
+        "{e}"
+    );
+    std::fs::write(&path, text.replace("[window]", "[windows]")).unwrap();
+    let e = fails(&["migrate", "status", &path]);
+    assert!(e.contains("migration.toml") && e.contains("windows"), "{e}");
+    let e = fails(&[
+        "migrate",
+        "status",
+        &d.path().join("none.toml").to_string_lossy(),
+    ]);
+    assert!(e.contains("none.toml"), "{e}");
+}
+
+#[test]
+fn the_history_numbers_cycles_once_and_the_gate_guards_the_cutover() {
+    let Some(server) = PgServer::shared() else {
+        return;
+    };
+    let db = server.database("migrate_history");
+    let docs = pg::table(&db, "docs", "embedding");
+    ok(&[
+        "load",
+        "-q",
+        "--input",
+        &cranfield("corpus.minilm.parquet"),
+        "--output",
+        &docs,
+    ]);
+    let d = tempfile::tempdir().unwrap();
+    let shim = d.path().join("ridge.safetensors");
+    ok(&[
+        "fit",
+        "-q",
+        "--method",
+        "ridge",
+        "--old",
+        &cranfield("corpus.minilm.parquet"),
+        "--new",
+        &cranfield("corpus.mpnet.parquet"),
+        "--out",
+        shim.to_str().unwrap(),
+    ]);
+    let next = pg::table(&db, "docs", "embedding_next");
+    ok(&[
+        "project",
+        "-q",
+        "--shim",
+        shim.to_str().unwrap(),
+        "--input",
+        &docs,
+        "--output",
+        &next,
+    ]);
+    let sep = if db.contains('?') { '&' } else { '?' };
+    let spec = spec(d.path(), &format!("{db}{sep}table=docs&id=id"), 0.9);
+
+    let status: Value = serde_json::from_str(&ok(&["migrate", "status", &spec, "--json"])).unwrap();
+    assert_eq!(status["cycles"], json!([]));
+    assert_eq!(status["plan"]["new_column"], "embedding_next");
+    assert_eq!(status["plan"]["gate"]["target"], 0.9);
+    assert_eq!(status["plan"]["cutover_date"], "2026-12-15");
+    let e = fails(&["migrate", "cutover", &spec]);
+    assert!(
+        e.contains("no cycle has been scored yet") && e.contains("--force"),
+        "{e}"
+    );
+
+    // Cycles as `migrate run` records them; two writers never record one number twice.
+    let connect = || Session::open(&shimkit_postgres::PgTable::parse(&docs).unwrap().db).unwrap();
+    let mut history = History::open(connect(), "docs.embedding_next").unwrap();
+    let cycle = |share: f64, holds: bool| {
+        json!({"gate_holds": holds, "paths": [{"name": "new-column", "ndcg@10": 0.4,
+            "recall@10": 0.5, "retention_ndcg@10": share, "ci95_retention_ndcg@10": [share - 0.05, share + 0.05]}]})
+    };
+    let first = history
+        .append_cycle(0.25, "continue", &cycle(0.25, false))
+        .unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let session = connect();
+            let report = cycle(0.5, false);
+            std::thread::spawn(move || {
+                let mut h = History::open(session, "docs.embedding_next").unwrap();
+                h.append_cycle(0.5, "continue", &report).unwrap().cycle
+            })
+        })
+        .collect();
+    let mut numbers: Vec<i64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(first.cycle, 1);
+    assert_eq!(numbers, vec![2, 3, 4, 5]);
+    history.record_file("batch-1.parquet", 10, 350).unwrap();
+    history.record_file("batch-1.parquet", 10, 350).unwrap();
+    assert_eq!(
+        history.loaded_files().unwrap().len(),
+        1,
+        "a file is recorded once"
+    );
+
+    let e = fails(&["migrate", "cutover", &spec]);
+    assert!(e.contains("cycle 5") && e.contains("does not hold"), "{e}");
+    let said = ok(&["migrate", "cutover", &spec, "--force"]);
+    assert!(said.contains("forced"), "{said}");
+    let said = ok(&["migrate", "rollback", &spec]);
+    assert!(said.contains("rolled back"), "{said}");
+
+    history
+        .append_cycle(0.75, "pull-forward", &cycle(0.98, true))
+        .unwrap();
+    ok(&["migrate", "cutover", &spec]);
+    let status: Value = serde_json::from_str(&ok(&["migrate", "status", &spec, "--json"])).unwrap();
+    let cycles = status["cycles"].as_array().unwrap();
+    assert_eq!(cycles.len(), 6);
+    assert_eq!(cycles[5]["decision"], "pull-forward");
+    assert_eq!(cycles[5]["share"], 0.75);
+    // Figures come back as recorded (to the last bit but one: JSON text parsed again).
+    let (got, sent) = (&cycles[5]["paths"][0], &cycle(0.98, true)["paths"][0]);
+    assert_eq!(got["name"], sent["name"]);
+    for key in ["ndcg@10", "recall@10", "retention_ndcg@10"] {
+        assert!((got[key].as_f64().unwrap() - sent[key].as_f64().unwrap()).abs() < 1e-12);
+    }
+    for i in 0..2 {
+        let (a, b) = (
+            &got["ci95_retention_ndcg@10"][i],
+            &sent["ci95_retention_ndcg@10"][i],
+        );
+        assert!(
+            (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-12,
+            "{a} {b}"
+        );
+    }
+    let kinds: Vec<(&str, bool)> = status["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["forced"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![("cutover", true), ("rollback", false), ("cutover", false)]
+    );
+    assert_eq!(status["cut_over"], true);
+    let table = ok(&["migrate", "status", &spec]);
+    assert!(
+        table.contains("cycle   6") && table.contains("pull-forward"),
+        "{table}"
+    );
+    assert!(table.contains("forced"), "{table}");
+}
