@@ -13,9 +13,12 @@
 //! - [`paths`]: every path, one small builder a family, over one shared context;
 //! - [`searcher`]: the seam to the index searched (exact in process, or a database);
 //! - [`scoring`], [`metrics`], [`bootstrap`]: the scores and their intervals;
-//! - [`curve`], [`cost`], [`recommend`], [`report`]: the rest of the report.
+//! - [`curve`], [`cost`], [`recommend`], [`report`]: the rest of the report;
+//! - [`columns`]: other document sets (a store's columns mid-migration) scored as the
+//!   paths are.
 
 mod bootstrap;
+mod columns;
 mod config;
 mod cost;
 mod csls;
@@ -33,6 +36,7 @@ mod shims;
 mod timing;
 
 pub use bootstrap::Resamples;
+pub use columns::{Column, QueryModel, score_columns};
 pub use config::{EvalConfig, RRF_K, default_train_pairs, sample_order};
 pub use cost::{CostInputs, CostReport, ReembedCost, ShimTimings};
 pub use csls::{CSLS_K, csls_offsets};

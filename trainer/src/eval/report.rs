@@ -125,6 +125,33 @@ pub struct EvalReport {
     pub seconds: f64,
 }
 
+impl PathResult {
+    /// The path as the report's JSON has it; metric keys carry the cutoff (`ndcg@10`).
+    pub fn to_json(&self, k: usize) -> Value {
+        let p = self;
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), json!(p.name));
+        m.insert("kind".into(), json!(p.kind));
+        m.insert("reembedded".into(), json!(p.reembedded));
+        m.insert(format!("ndcg@{k}"), json!(p.ndcg));
+        m.insert(format!("recall@{k}"), json!(p.recall));
+        m.insert("recall@100".into(), json!(p.recall_100));
+        m.insert(format!("mrr@{k}"), json!(p.mrr));
+        m.insert(format!("overlap@{k}"), json!(p.overlap));
+        m.insert(format!("retention_ndcg@{k}"), json!(p.retention));
+        m.insert(format!("ci95_retention_ndcg@{k}"), json!(p.retention_ci));
+        m.insert("beats_no_migration".into(), json!(p.beats_no_migration));
+        m.insert(
+            format!("ci95_delta_ndcg@{k}_vs_no_migration"),
+            json!(p.delta_vs_no_migration_ci),
+        );
+        if let Some(r) = p.ann_recall {
+            m.insert(format!("ann_recall@{k}"), json!(r));
+        }
+        Value::Object(m)
+    }
+}
+
 impl EvalReport {
     pub fn path(&self, name: &str) -> Option<&PathResult> {
         self.paths.iter().find(|p| p.name == name)
@@ -133,32 +160,7 @@ impl EvalReport {
     /// The report as JSON. Metric keys carry the cutoff (`ndcg@10` at the default k = 10).
     pub fn to_json(&self) -> Value {
         let k = self.k;
-        let paths: Vec<Value> = self
-            .paths
-            .iter()
-            .map(|p| {
-                let mut m = serde_json::Map::new();
-                m.insert("name".into(), json!(p.name));
-                m.insert("kind".into(), json!(p.kind));
-                m.insert("reembedded".into(), json!(p.reembedded));
-                m.insert(format!("ndcg@{k}"), json!(p.ndcg));
-                m.insert(format!("recall@{k}"), json!(p.recall));
-                m.insert("recall@100".into(), json!(p.recall_100));
-                m.insert(format!("mrr@{k}"), json!(p.mrr));
-                m.insert(format!("overlap@{k}"), json!(p.overlap));
-                m.insert(format!("retention_ndcg@{k}"), json!(p.retention));
-                m.insert(format!("ci95_retention_ndcg@{k}"), json!(p.retention_ci));
-                m.insert("beats_no_migration".into(), json!(p.beats_no_migration));
-                m.insert(
-                    format!("ci95_delta_ndcg@{k}_vs_no_migration"),
-                    json!(p.delta_vs_no_migration_ci),
-                );
-                if let Some(r) = p.ann_recall {
-                    m.insert(format!("ann_recall@{k}"), json!(r));
-                }
-                Value::Object(m)
-            })
-            .collect();
+        let paths: Vec<Value> = self.paths.iter().map(|p| p.to_json(k)).collect();
         json!({
             "dataset": self.dataset,
             "old": self.old,

@@ -1,0 +1,106 @@
+//! `score_columns` scores a document set as `evaluate` scores its paths: the doc-side
+//! projection `evaluate` searched, handed over as a column, gets that path's figures
+//! exactly; a column missing documents is searched without them.
+
+use std::path::{Path, PathBuf};
+
+use shimkit_data::{EvalSet, ReadOptions, Split};
+use shimkit_trainer::Method;
+use shimkit_trainer::eval::{
+    Column, EvalConfig, EvalData, Exact, PathKind, QueryModel, ShimKey, Side, evaluate,
+    score_columns,
+};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn a_column_holding_a_paths_documents_gets_that_paths_figures() {
+    let set = EvalSet::open(root().join("data/cranfield")).unwrap();
+    let read = ReadOptions::default();
+    let load = |m: &str, s| set.load(m, s, &read).unwrap();
+    let (data, notes) = EvalData::align(
+        &load("minilm", Split::Corpus),
+        &load("mpnet", Split::Corpus),
+        &load("minilm", Split::Queries),
+        &load("mpnet", Split::Queries),
+        &set.qrels().unwrap(),
+    )
+    .unwrap();
+    let cfg = EvalConfig {
+        methods: vec![Method::Ridge],
+        resamples: 300,
+        curve: vec![],
+        ..EvalConfig::default()
+    };
+    let evaluation = evaluate(&data, &notes, &cfg, "cranfield").unwrap();
+    let report = &evaluation.report;
+    let key = ShimKey {
+        side: Side::Doc,
+        method: Method::Ridge,
+    };
+    let (_, shim) = evaluation.shims.iter().find(|(k, _)| *k == key).unwrap();
+    let projected = shim.apply(data.old_docs.view(), true).unwrap();
+    // Half the documents have no vector in this column.
+    let rows: Vec<u32> = (0..data.doc_ids.len() as u32)
+        .filter(|r| r % 2 == 0)
+        .collect();
+    let half = projected.select(
+        ndarray::Axis(0),
+        &rows.iter().map(|&r| r as usize).collect::<Vec<_>>(),
+    );
+    let columns = [
+        Column {
+            name: "projected",
+            kind: PathKind::ShimDoc,
+            reembedded: 0.0,
+            queries: QueryModel::New,
+            vectors: projected.view(),
+            rows: None,
+        },
+        Column {
+            name: "old-column",
+            kind: PathKind::NoMigration,
+            reembedded: 0.0,
+            queries: QueryModel::Old,
+            vectors: data.old_docs.view(),
+            rows: None,
+        },
+        Column {
+            name: "half",
+            kind: PathKind::ShimDoc,
+            reembedded: 0.0,
+            queries: QueryModel::New,
+            vectors: half.view(),
+            rows: Some(&rows),
+        },
+    ];
+    let scored = score_columns(&data, &columns, cfg.k, cfg.resamples, cfg.seed, &Exact).unwrap();
+    let same = |a: &shimkit_trainer::eval::PathResult, b: &shimkit_trainer::eval::PathResult| {
+        assert_eq!(
+            a.per_query_ndcg, b.per_query_ndcg,
+            "{} vs {}",
+            a.name, b.name
+        );
+        assert_eq!(a.retention, b.retention);
+        assert_eq!(a.retention_ci, b.retention_ci);
+        assert_eq!(a.recall, b.recall);
+        assert_eq!(a.delta_vs_no_migration_ci, b.delta_vs_no_migration_ci);
+    };
+    same(&scored[0], report.path("no-migration").unwrap());
+    same(&scored[1], report.path("full-reembed").unwrap());
+    same(&scored[2], report.path("shim-doc:ridge").unwrap());
+    same(&scored[3], report.path("no-migration").unwrap());
+    // Without half its documents a column finds less.
+    assert!(
+        scored[4].recall < scored[2].recall,
+        "{} vs {}",
+        scored[4].recall,
+        scored[2].recall
+    );
+    assert_eq!(
+        scored[2].to_json(10)["retention_ndcg@10"],
+        scored[2].retention
+    );
+}
