@@ -463,6 +463,9 @@ pub struct CutoverArgs {
 /// `shimkit migrate ...`.
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
+    /// One cycle: load the incoming files not loaded yet into the new column, score the
+    /// eval set against the store, decide, and append the cycle to the history.
+    Run(MigrateSpecArg),
     /// The migration's history: each cycle's backfill share, figures and decision.
     #[command(
         after_help = "Example:\n  shimkit migrate status migrations/mpnet.toml --json\n\n\

@@ -236,3 +236,167 @@ fn the_history_numbers_cycles_once_and_the_gate_guards_the_cutover() {
     );
     assert!(table.contains("forced"), "{table}");
 }
+
+/// `ids`' rows of a Parquet table, written as another Parquet file.
+fn subset(from: &str, ids: &[String], to: &Path) {
+    use shimkit_data::{EmbeddingWriter, ReadOptions, TableSource, read_table};
+    let t = read_table(&TableSource::new(from).unwrap(), &ReadOptions::default()).unwrap();
+    let rows: Vec<usize> = ids
+        .iter()
+        .map(|id| t.ids.iter().position(|x| x == id).unwrap())
+        .collect();
+    let mut w = EmbeddingWriter::create(to, t.vectors.ncols()).unwrap();
+    w.write(ids, t.vectors.select(ndarray::Axis(0), &rows).view())
+        .unwrap();
+    w.finish().unwrap();
+}
+
+#[test]
+fn each_cycle_loads_new_files_once_and_records_the_figures_of_the_hybrid_in_the_store() {
+    use shimkit_data::{EvalSet, ReadOptions, Split, TableSource, normalize_rows, read_table};
+    use shimkit_trainer::eval::{Column, EvalData, Exact, PathKind, QueryModel, score_columns};
+    let Some(server) = PgServer::shared() else {
+        return;
+    };
+    let db = server.database("migrate_cycles");
+    let docs = pg::table(&db, "docs", "embedding");
+    let minilm = cranfield("corpus.minilm.parquet");
+    let mpnet = cranfield("corpus.mpnet.parquet");
+    ok(&["load", "-q", "--input", &minilm, "--output", &docs]);
+    let d = tempfile::tempdir().unwrap();
+    let shim = d.path().join("ridge.safetensors");
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    ok(&[
+        "fit",
+        "-q",
+        "--method",
+        "ridge",
+        "--old",
+        &minilm,
+        "--new",
+        &mpnet,
+        "--out",
+        &s(&shim),
+    ]);
+    let next = pg::table(&db, "docs", "embedding_next");
+    ok(&[
+        "project",
+        "-q",
+        "--shim",
+        &s(&shim),
+        "--input",
+        &docs,
+        "--output",
+        &next,
+    ]);
+    let projected = d.path().join("projected.parquet");
+    ok(&[
+        "project",
+        "-q",
+        "--shim",
+        &s(&shim),
+        "--input",
+        &minilm,
+        "--output",
+        &s(&projected),
+    ]);
+    let sep = if db.contains('?') { '&' } else { '?' };
+    let spec = spec(d.path(), &format!("{db}{sep}table=docs&id=id"), 0.9);
+
+    // The new model's vectors arrive in batches of 350 documents.
+    let all = read_table(&TableSource::new(&mpnet).unwrap(), &ReadOptions::default()).unwrap();
+    let batch = |i: usize| all.ids[350 * i..350 * (i + 1)].to_vec();
+    subset(
+        &mpnet,
+        &batch(0),
+        &d.path().join("incoming/batch-0.parquet"),
+    );
+    let said = ok(&["migrate", "run", &spec]);
+    assert!(said.contains("batch-0.parquet: 350"), "{said}");
+    ok(&["migrate", "run", &spec]);
+    subset(
+        &mpnet,
+        &batch(1),
+        &d.path().join("incoming/batch-1.parquet"),
+    );
+    let said = ok(&["migrate", "run", &spec]);
+    assert!(!said.contains("batch-0"), "a file is loaded once: {said}");
+
+    let status: Value = serde_json::from_str(&ok(&["migrate", "status", &spec, "--json"])).unwrap();
+    let cycles = status["cycles"].as_array().unwrap();
+    let shares: Vec<f64> = cycles
+        .iter()
+        .map(|c| c["share"].as_f64().unwrap())
+        .collect();
+    assert_eq!(shares, vec![0.25, 0.25, 0.5]);
+
+    // The last cycle's new column: 700 documents re-embedded, the rest projected. Its
+    // figures equal the same hybrid built here from the files and scored as eval scores.
+    let set = EvalSet::open(root().join("data/cranfield")).unwrap();
+    let read = ReadOptions::default();
+    let load = |m: &str, s| set.load(m, s, &read).unwrap();
+    let (data, _) = EvalData::align(
+        &load("minilm", Split::Corpus),
+        &load("mpnet", Split::Corpus),
+        &load("minilm", Split::Queries),
+        &load("mpnet", Split::Queries),
+        &set.qrels().unwrap(),
+    )
+    .unwrap();
+    let proj = read_table(&TableSource::new(&projected).unwrap(), &read).unwrap();
+    let reembedded_ids: Vec<String> = batch(0).into_iter().chain(batch(1)).collect();
+    let reembedded: std::collections::HashSet<&String> = reembedded_ids.iter().collect();
+    let mut hybrid = ndarray::Array2::<f32>::zeros((data.doc_ids.len(), all.vectors.ncols()));
+    for (row, id) in data.doc_ids.iter().enumerate() {
+        let (table, vectors) = if reembedded.contains(id) {
+            (&all.ids, &all.vectors)
+        } else {
+            (&proj.ids, &proj.vectors)
+        };
+        let i = table.iter().position(|x| x == id).unwrap();
+        hybrid.row_mut(row).assign(&vectors.row(i));
+    }
+    let hybrid = normalize_rows(hybrid);
+    let want = score_columns(
+        &data,
+        &[Column {
+            name: "new-column",
+            kind: PathKind::Backfill,
+            reembedded: 0.5,
+            queries: QueryModel::New,
+            vectors: hybrid.view(),
+            rows: None,
+        }],
+        10,
+        1000,
+        0,
+        &Exact,
+    )
+    .unwrap();
+    let last = &cycles[2];
+    let names: Vec<&str> = last["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["no-migration", "full-reembed", "new-column"]);
+    for (got, want) in last["paths"].as_array().unwrap().iter().zip(&want) {
+        let close = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-6;
+        assert!(close(&got["ndcg@10"], want.ndcg), "{got} vs {}", want.ndcg);
+        assert!(close(&got["recall@10"], want.recall), "{got}");
+        assert!(close(&got["retention_ndcg@10"], want.retention), "{got}");
+        assert!(
+            close(&got["ci95_retention_ndcg@10"][0], want.retention_ci[0]),
+            "{got}"
+        );
+        assert!(
+            close(&got["ci95_retention_ndcg@10"][1], want.retention_ci[1]),
+            "{got}"
+        );
+    }
+    let new = &last["paths"][2];
+    let holds = new["ci95_retention_ndcg@10"][0].as_f64().unwrap() >= 0.9;
+    assert_eq!(last["gate_holds"], holds);
+    assert_eq!(last["decision"] == "pull-forward", holds);
+}

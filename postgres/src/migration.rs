@@ -241,3 +241,27 @@ impl History {
             .collect())
     }
 }
+
+/// Rows of `column`'s table whose vector in it was re-embedded (by its provenance column),
+/// and all rows.
+pub fn reembedded_rows(session: &mut Session, column: &crate::PgTable) -> Result<(i64, i64)> {
+    let info = session.table(column)?;
+    let source = crate::backfill::provenance_column(&column.vector);
+    let reembedded = if info.column(&source).is_some() {
+        format!(
+            "count(*) FILTER (WHERE {} = 'reembedded')",
+            crate::quote_ident(&source)
+        )
+    } else {
+        "0::bigint".to_owned()
+    };
+    let err = session.err("counting re-embedded rows");
+    let row = session
+        .client
+        .query_one(
+            &format!("SELECT {reembedded}, count(*) FROM {}", info.name.sql()),
+            &[],
+        )
+        .map_err(err)?;
+    Ok((row.get(0), row.get(1)))
+}

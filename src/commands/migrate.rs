@@ -13,6 +13,11 @@ use crate::migrate::{MigrationSpec, Status, plan};
 
 pub fn run(command: MigrateCommand, quiet: bool) -> anyhow::Result<ExitCode> {
     match command {
+        MigrateCommand::Run(args) => {
+            let spec = MigrationSpec::read(&args.spec)?;
+            cycle(&spec, quiet)?;
+            Ok(ExitCode::SUCCESS)
+        }
         MigrateCommand::Status(args) => {
             let spec = MigrationSpec::read(&args.spec)?;
             let status = read_status(&spec)?;
@@ -84,6 +89,65 @@ pub fn run(command: MigrateCommand, quiet: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// One cycle: loads, scores, decides, records.
+fn cycle(spec: &MigrationSpec, quiet: bool) -> anyhow::Result<()> {
+    let (mut history, _) = open(spec)?;
+    if !history.try_lock()? {
+        bail!(
+            "{}: another `migrate run` of this migration is running (it holds its lock)",
+            spec.key()
+        );
+    }
+    let loaded: std::collections::HashSet<String> = history
+        .loaded_files()?
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    let incoming = &spec.backfill.incoming;
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(incoming)
+        .with_context(|| format!("backfill.incoming: reading {}", incoming.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet") && p.is_file())
+        .collect();
+    files.sort();
+    let columns = shimkit_data::Columns::default();
+    for file in files {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if loaded.contains(&name) {
+            continue;
+        }
+        let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) as i64;
+        let rows = crate::stores::postgres::load(
+            std::slice::from_ref(&file),
+            &columns,
+            &spec.store.new,
+            1,
+            4096,
+            true,
+        )
+        .with_context(|| format!("loading {}", file.display()))?;
+        history.record_file(&name, bytes, rows as i64)?;
+        if !quiet {
+            println!("loaded     {name}: {rows} re-embedded vectors");
+        }
+    }
+    let score = crate::migrate::score::score_store(spec)?;
+    let record = history.append_cycle(score.share, score.decision, &score.to_json(spec))?;
+    if !quiet {
+        let status = Status {
+            key: spec.key(),
+            plan: plan(spec),
+            cycles: vec![record],
+            events: Vec::new(),
+        };
+        print!("{}", status.render());
+    }
+    Ok(())
 }
 
 fn open(spec: &MigrationSpec) -> anyhow::Result<(History, Status)> {

@@ -258,7 +258,8 @@ fn finish_index(target: &PgTable, options: &BackfillOptions) -> anyhow::Result<(
 
 /// `shimkit load`: re-embedded vectors of some documents into the new column of a table,
 /// replacing their projections (every id must be in the table: checked before any write);
-/// or, when the table does not exist, a new table made from the file.
+/// or, when the table does not exist, a new table made from the file. Returns the rows
+/// written.
 pub fn load(
     input: &[std::path::PathBuf],
     columns: &Columns,
@@ -266,7 +267,7 @@ pub fn load(
     writers: usize,
     batch_rows: usize,
     quiet: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
     let started = Instant::now();
     let source = TableSource::from_paths(input)?;
     let existing = shimkit_postgres::table_exists(target)?;
@@ -345,7 +346,7 @@ pub fn load(
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(())
+    Ok(written)
 }
 
 /// `name (size bytes, rows)` of each file: a rerun over other files does not resume.
