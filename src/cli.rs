@@ -463,9 +463,10 @@ pub struct CutoverArgs {
 /// `shimkit migrate ...`.
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
-    /// One cycle: load the incoming files not loaded yet into the new column, score the
-    /// eval set against the store, decide, and append the cycle to the history.
-    Run(MigrateSpecArg),
+    /// Cycles until the backfill is complete or the window ends: each loads the incoming
+    /// files not loaded yet into the new column, scores the eval set against the store,
+    /// decides, and appends the cycle to the history.
+    Run(MigrateRunArgs),
     /// The migration's history: each cycle's backfill share, figures and decision.
     #[command(
         after_help = "Example:\n  shimkit migrate status migrations/mpnet.toml --json\n\n\
@@ -482,6 +483,25 @@ pub enum MigrateCommand {
 pub struct MigrateSpecArg {
     /// The migration's spec (TOML).
     pub spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateRunArgs {
+    /// The migration's spec (TOML).
+    pub spec: PathBuf,
+    /// Run one cycle and stop.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between cycles.
+    #[arg(long, default_value_t = 60.0, value_parser = positive_seconds)]
+    pub interval: f64,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!("{text:?}: expected seconds between 0 and 86400")),
+    }
 }
 
 #[derive(Debug, Args)]

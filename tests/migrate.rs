@@ -41,6 +41,10 @@ fn cranfield(file: &str) -> String {
 }
 
 fn spec(dir: &Path, url: &str, target: f64) -> String {
+    spec_with(dir, url, target, 100_000, "2026-12-15")
+}
+
+fn spec_with(dir: &Path, url: &str, target: f64, rate: u32, cutover: &str) -> String {
     let path = dir.join("migration.toml");
     std::fs::create_dir_all(dir.join("incoming")).unwrap();
     std::fs::write(
@@ -58,14 +62,14 @@ new_model = "mpnet"
 
 [backfill]
 incoming = "incoming"
-rows_per_second = 100000
+rows_per_second = {rate}
 
 [gate]
 target = {target}
 confidence = 0.95
 
 [window]
-cutover = "2026-12-15"
+cutover = "{cutover}"
 "#,
             root().join("data/cranfield").display()
         ),
@@ -311,15 +315,15 @@ fn each_cycle_loads_new_files_once_and_records_the_figures_of_the_hybrid_in_the_
         &batch(0),
         &d.path().join("incoming/batch-0.parquet"),
     );
-    let said = ok(&["migrate", "run", &spec]);
+    let said = ok(&["migrate", "run", &spec, "--once"]);
     assert!(said.contains("batch-0.parquet: 350"), "{said}");
-    ok(&["migrate", "run", &spec]);
+    ok(&["migrate", "run", &spec, "--once"]);
     subset(
         &mpnet,
         &batch(1),
         &d.path().join("incoming/batch-1.parquet"),
     );
-    let said = ok(&["migrate", "run", &spec]);
+    let said = ok(&["migrate", "run", &spec, "--once"]);
     assert!(!said.contains("batch-0"), "a file is loaded once: {said}");
 
     let status: Value = serde_json::from_str(&ok(&["migrate", "status", &spec, "--json"])).unwrap();
@@ -399,4 +403,72 @@ fn each_cycle_loads_new_files_once_and_records_the_figures_of_the_hybrid_in_the_
     let holds = new["ci95_retention_ndcg@10"][0].as_f64().unwrap() >= 0.9;
     assert_eq!(last["gate_holds"], holds);
     assert_eq!(last["decision"] == "pull-forward", holds);
+}
+
+/// A run killed (SIGKILL) in the middle of loading a file records neither the file nor a
+/// cycle; the next run loads the file whole, records one cycle, and stops by itself once
+/// the backfill is complete. A run past the cutover date stops after one cycle.
+#[test]
+fn a_run_killed_mid_cycle_restarts_cleanly_and_runs_stop_by_themselves() {
+    let Some(server) = PgServer::shared() else {
+        return;
+    };
+    let db = server.database("migrate_kill");
+    let docs = pg::table(&db, "docs", "embedding");
+    let (minilm, mpnet) = (
+        cranfield("corpus.minilm.parquet"),
+        cranfield("corpus.mpnet.parquet"),
+    );
+    ok(&["load", "-q", "--input", &minilm, "--output", &docs]);
+    let d = tempfile::tempdir().unwrap();
+    let sep = if db.contains('?') { '&' } else { '?' };
+    let url = format!("{db}{sep}table=docs&id=id");
+    // 200 rows a second: the whole corpus takes about 7 s to load.
+    let spec = spec_with(d.path(), &url, 0.9, 200, "2099-01-01");
+    std::fs::copy(&mpnet, d.path().join("incoming/all.parquet")).unwrap();
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_shimkit"))
+        .args(["migrate", "run", &spec, "--once"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let status: Value = serde_json::from_str(&ok(&["migrate", "status", &spec, "--json"])).unwrap();
+    assert_eq!(status["cycles"], json!([]), "no cycle from the killed run");
+    let mut client = pg::connect(&db);
+    let written: i64 = client
+        .query_one("SELECT count(embedding_next) FROM docs", &[])
+        .unwrap()
+        .get(0);
+    assert!(
+        written > 0 && written < 1400,
+        "the kill came mid-file: {written} rows"
+    );
+
+    // Faster now; the file is loaded again whole, and the run stops: the backfill is done.
+    let spec = spec_with(d.path(), &url, 0.9, 100_000, "2099-01-01");
+    let said = ok(&["migrate", "run", &spec, "--interval", "0"]);
+    assert!(
+        said.contains("all.parquet: 1400") && said.contains("the backfill is complete"),
+        "{said}"
+    );
+    let status: Value = serde_json::from_str(&ok(&["migrate", "status", &spec, "--json"])).unwrap();
+    let cycles = status["cycles"].as_array().unwrap();
+    assert_eq!(cycles.len(), 1);
+    assert_eq!(cycles[0]["share"], 1.0);
+    let mut history = History::open(
+        Session::open(&shimkit_postgres::PgTable::parse(&docs).unwrap().db).unwrap(),
+        "docs.embedding_next",
+    )
+    .unwrap();
+    assert_eq!(history.loaded_files().unwrap().len(), 1);
+
+    // Past the window: one cycle, then a stop that says why.
+    let spec = spec_with(d.path(), &url, 0.9, 100_000, "2020-01-01");
+    std::fs::remove_file(d.path().join("incoming/all.parquet")).unwrap();
+    let said = ok(&["migrate", "run", &spec, "--interval", "0"]);
+    assert!(said.contains("stopping"), "{said}");
+    assert_eq!(history.cycles().unwrap().len(), 2);
 }

@@ -15,6 +15,7 @@ pub fn run(args: &LoadArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         &target,
         args.writers,
         args.batch_rows,
+        None,
         quiet,
     )?;
     Ok(ExitCode::SUCCESS)

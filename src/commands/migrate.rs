@@ -15,7 +15,27 @@ pub fn run(command: MigrateCommand, quiet: bool) -> anyhow::Result<ExitCode> {
     match command {
         MigrateCommand::Run(args) => {
             let spec = MigrationSpec::read(&args.spec)?;
-            cycle(&spec, quiet)?;
+            loop {
+                let share = cycle(&spec, quiet)?;
+                let today = crate::migrate::spec::Date::today();
+                let why = if share >= 1.0 {
+                    "the backfill is complete"
+                } else if today > spec.cutover {
+                    "the window has ended"
+                } else if args.once {
+                    break;
+                } else {
+                    std::thread::sleep(std::time::Duration::from_secs_f64(args.interval));
+                    continue;
+                };
+                if !quiet {
+                    println!(
+                        "stopping: {why} ({} of the table re-embedded; cutover date {})",
+                        share, spec.cutover
+                    );
+                }
+                break;
+            }
             Ok(ExitCode::SUCCESS)
         }
         MigrateCommand::Status(args) => {
@@ -91,8 +111,8 @@ pub fn run(command: MigrateCommand, quiet: bool) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// One cycle: loads, scores, decides, records.
-fn cycle(spec: &MigrationSpec, quiet: bool) -> anyhow::Result<()> {
+/// One cycle: loads, scores, decides, records; the re-embedded share after it.
+fn cycle(spec: &MigrationSpec, quiet: bool) -> anyhow::Result<f64> {
     let (mut history, _) = open(spec)?;
     if !history.try_lock()? {
         bail!(
@@ -127,7 +147,11 @@ fn cycle(spec: &MigrationSpec, quiet: bool) -> anyhow::Result<()> {
             &columns,
             &spec.store.new,
             1,
-            4096,
+            // Batches small enough for the pace to be kept within a second or so.
+            spec.backfill
+                .rows_per_second
+                .map_or(4096, |r| (r as usize).clamp(1, 4096)),
+            spec.backfill.rows_per_second,
             true,
         )
         .with_context(|| format!("loading {}", file.display()))?;
@@ -138,6 +162,7 @@ fn cycle(spec: &MigrationSpec, quiet: bool) -> anyhow::Result<()> {
     }
     let score = crate::migrate::score::score_store(spec)?;
     let record = history.append_cycle(score.share, score.decision, &score.to_json(spec))?;
+    let share = record.share;
     if !quiet {
         let status = Status {
             key: spec.key(),
@@ -147,7 +172,7 @@ fn cycle(spec: &MigrationSpec, quiet: bool) -> anyhow::Result<()> {
         };
         print!("{}", status.render());
     }
-    Ok(())
+    Ok(share)
 }
 
 fn open(spec: &MigrationSpec) -> anyhow::Result<(History, Status)> {

@@ -179,6 +179,30 @@ impl Date {
     }
 }
 
+impl Date {
+    /// Today in UTC.
+    pub fn today() -> Date {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Date::from_days((secs / 86_400) as i64)
+    }
+
+    /// The civil date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    pub fn from_days(days: i64) -> Date {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        Date { year, month, day }
+    }
+}
+
 impl std::fmt::Display for Date {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
@@ -299,9 +323,11 @@ impl MigrationSpec {
                 gate.target
             )));
         }
-        if !(gate.confidence > 0.5 && gate.confidence < 1.0) {
+        // The evaluation's intervals are 95% percentile intervals; other levels would be
+        // a promise it does not keep.
+        if (gate.confidence - 0.95).abs() > 1e-9 {
             return Err(fail(format!(
-                "gate.confidence = {}: expected a level between 0.5 and 1, such as 0.95",
+                "gate.confidence = {}: only 0.95 is supported (the intervals are 95% bootstrap intervals)",
                 gate.confidence
             )));
         }
@@ -454,5 +480,9 @@ cutover = "2026-12-15"
         assert!(Date::parse("2026-13-01").is_none());
         assert!(Date::parse("2026-1-01").is_none());
         assert!(Date::parse("2026-12-15") < Date::parse("2027-01-01"));
+        assert_eq!(Date::from_days(0).to_string(), "1970-01-01");
+        assert_eq!(Date::from_days(20_788).to_string(), "2026-12-01");
+        assert_eq!(Date::from_days(11_016).to_string(), "2000-02-29");
+        assert!(Date::today() > Date::parse("2026-01-01").unwrap());
     }
 }

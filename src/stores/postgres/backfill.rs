@@ -259,13 +259,14 @@ fn finish_index(target: &PgTable, options: &BackfillOptions) -> anyhow::Result<(
 /// `shimkit load`: re-embedded vectors of some documents into the new column of a table,
 /// replacing their projections (every id must be in the table: checked before any write);
 /// or, when the table does not exist, a new table made from the file. Returns the rows
-/// written.
+/// written; at most `rate` rows a second when given.
 pub fn load(
     input: &[std::path::PathBuf],
     columns: &Columns,
     target: &PgTable,
     writers: usize,
     batch_rows: usize,
+    rate: Option<f64>,
     quiet: bool,
 ) -> anyhow::Result<u64> {
     let started = Instant::now();
@@ -325,11 +326,13 @@ pub fn load(
     };
     let (mut backfill, _) = Backfill::open(spec)?;
     let bar = rows_bar(total, quiet, "loading");
+    let mut pacer = Pacer::new(rate);
     for batch in batches {
         let batch = batch?;
         let rows = batch.ids.len() as u64;
         backfill.write(batch.ids, batch.vectors, 0, None)?;
         bar.inc(rows);
+        pacer.wait(rows);
     }
     let written = backfill.finish()?.written;
     bar.finish_and_clear();
