@@ -45,6 +45,18 @@ fn spec(dir: &Path, url: &str, target: f64) -> String {
 }
 
 fn spec_with(dir: &Path, url: &str, target: f64, rate: u32, cutover: &str) -> String {
+    spec_full(dir, url, target, rate, cutover, "")
+}
+
+/// A spec; `more_backfill` adds lines to its `[backfill]` table.
+fn spec_full(
+    dir: &Path,
+    url: &str,
+    target: f64,
+    rate: u32,
+    cutover: &str,
+    more_backfill: &str,
+) -> String {
     let path = dir.join("migration.toml");
     std::fs::create_dir_all(dir.join("incoming")).unwrap();
     std::fs::write(
@@ -63,6 +75,7 @@ new_model = "mpnet"
 [backfill]
 incoming = "incoming"
 rows_per_second = {rate}
+{more_backfill}
 
 [gate]
 target = {target}
@@ -305,7 +318,15 @@ fn each_cycle_loads_new_files_once_and_records_the_figures_of_the_hybrid_in_the_
         &s(&projected),
     ]);
     let sep = if db.contains('?') { '&' } else { '?' };
-    let spec = spec(d.path(), &format!("{db}{sep}table=docs&id=id"), 0.9);
+    // The migration keeps the rest of the new column projected by this shim.
+    let spec = spec_full(
+        d.path(),
+        &format!("{db}{sep}table=docs&id=id"),
+        0.9,
+        100_000,
+        "2026-12-15",
+        &format!("shim = {:?}", s(&shim)),
+    );
 
     // The new model's vectors arrive in batches of 350 documents.
     let all = read_table(&TableSource::new(&mpnet).unwrap(), &ReadOptions::default()).unwrap();

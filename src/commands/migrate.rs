@@ -132,6 +132,9 @@ fn cycle(spec: &MigrationSpec, quiet: bool) -> anyhow::Result<f64> {
         .filter(|p| p.extension().is_some_and(|x| x == "parquet") && p.is_file())
         .collect();
     files.sort();
+    if let Some(path) = &spec.backfill.shim {
+        project_the_rest(spec, path)?;
+    }
     let columns = shimkit_data::Columns::default();
     for file in files {
         let name = file
@@ -173,6 +176,37 @@ fn cycle(spec: &MigrationSpec, quiet: bool) -> anyhow::Result<f64> {
         print!("{}", status.render());
     }
     Ok(share)
+}
+
+/// Fills the new column's rows that hold no re-embedded vector with `path`'s projection of
+/// the old column. The backfill is resumable and never overwrites a re-embedded vector;
+/// once it has finished, later cycles find it done.
+fn project_the_rest(spec: &MigrationSpec, path: &std::path::Path) -> anyhow::Result<()> {
+    use crate::stores::Location;
+    use crate::stores::postgres::{BackfillOptions, project_into};
+    let shim = shimkit_trainer::artifact::load(path)
+        .with_context(|| format!("backfill.shim: reading {}", path.display()))?;
+    let options = BackfillOptions {
+        // Projections are cheap to make and to undo: the pace is the re-embedded vectors'.
+        rate: None,
+        writers: 1,
+        batch_rows: 4096,
+        restart: false,
+        normalize: true,
+        halfvec: false,
+        index: None,
+        metric: shimkit_postgres::index::Metric::Cosine,
+        quiet: true,
+    };
+    let old = &spec.store.old;
+    project_into(
+        &shim,
+        path,
+        &Location::Postgres(Box::new(old.clone())),
+        &shimkit_data::Columns::new(old.id.clone(), old.vector.clone()),
+        &spec.store.new,
+        &options,
+    )
 }
 
 fn open(spec: &MigrationSpec) -> anyhow::Result<(History, Status)> {
