@@ -91,6 +91,49 @@ cutover = "{cutover}"
     path.to_string_lossy().into_owned()
 }
 
+/// A database with the Cranfield minilm corpus in table `docs` (column `embedding`): the
+/// database's URL, the column's URL, and the table's URL for a spec (no `vector=`).
+struct Docs {
+    db: String,
+    docs: String,
+    spec_url: String,
+}
+
+fn cranfield_docs(name: &str) -> Option<Docs> {
+    let server = PgServer::shared()?;
+    let db = server.database(name);
+    let docs = pg::table(&db, "docs", "embedding");
+    ok(&[
+        "load",
+        "-q",
+        "--input",
+        &cranfield("corpus.minilm.parquet"),
+        "--output",
+        &docs,
+    ]);
+    let sep = if db.contains('?') { '&' } else { '?' };
+    let spec_url = format!("{db}{sep}table=docs&id=id");
+    Some(Docs { db, docs, spec_url })
+}
+
+/// A ridge shim minilm -> mpnet fitted on the bundled files, in `dir`.
+fn ridge_shim(dir: &Path) -> String {
+    let shim = dir.join("ridge.safetensors").to_string_lossy().into_owned();
+    ok(&[
+        "fit",
+        "-q",
+        "--method",
+        "ridge",
+        "--old",
+        &cranfield("corpus.minilm.parquet"),
+        "--new",
+        &cranfield("corpus.mpnet.parquet"),
+        "--out",
+        &shim,
+    ]);
+    shim
+}
+
 #[test]
 fn a_bad_spec_is_named_by_file_and_key_before_any_connection() {
     let d = tempfile::tempdir().unwrap();
@@ -119,46 +162,16 @@ fn a_bad_spec_is_named_by_file_and_key_before_any_connection() {
 
 #[test]
 fn the_history_numbers_cycles_once_and_the_gate_guards_the_cutover() {
-    let Some(server) = PgServer::shared() else {
+    let Some(Docs { docs, spec_url, .. }) = cranfield_docs("migrate_history") else {
         return;
     };
-    let db = server.database("migrate_history");
-    let docs = pg::table(&db, "docs", "embedding");
-    ok(&[
-        "load",
-        "-q",
-        "--input",
-        &cranfield("corpus.minilm.parquet"),
-        "--output",
-        &docs,
-    ]);
     let d = tempfile::tempdir().unwrap();
-    let shim = d.path().join("ridge.safetensors");
+    let shim = ridge_shim(d.path());
+    let next = docs.replace("vector=embedding", "vector=embedding_next");
     ok(&[
-        "fit",
-        "-q",
-        "--method",
-        "ridge",
-        "--old",
-        &cranfield("corpus.minilm.parquet"),
-        "--new",
-        &cranfield("corpus.mpnet.parquet"),
-        "--out",
-        shim.to_str().unwrap(),
+        "project", "-q", "--shim", &shim, "--input", &docs, "--output", &next,
     ]);
-    let next = pg::table(&db, "docs", "embedding_next");
-    ok(&[
-        "project",
-        "-q",
-        "--shim",
-        shim.to_str().unwrap(),
-        "--input",
-        &docs,
-        "--output",
-        &next,
-    ]);
-    let sep = if db.contains('?') { '&' } else { '?' };
-    let spec = spec(d.path(), &format!("{db}{sep}table=docs&id=id"), 0.9);
+    let spec = spec(d.path(), &spec_url, 0.9);
 
     let status: Value = serde_json::from_str(&ok(&["migrate", "status", &spec, "--json"])).unwrap();
     assert_eq!(status["cycles"], json!([]));
@@ -272,60 +285,35 @@ fn subset(from: &str, ids: &[String], to: &Path) {
 fn each_cycle_loads_new_files_once_and_records_the_figures_of_the_hybrid_in_the_store() {
     use shimkit_data::{EvalSet, ReadOptions, Split, TableSource, normalize_rows, read_table};
     use shimkit_trainer::eval::{Column, EvalData, Exact, PathKind, QueryModel, score_columns};
-    let Some(server) = PgServer::shared() else {
+    let Some(Docs { spec_url, .. }) = cranfield_docs("migrate_cycles") else {
         return;
     };
-    let db = server.database("migrate_cycles");
-    let docs = pg::table(&db, "docs", "embedding");
-    let minilm = cranfield("corpus.minilm.parquet");
-    let mpnet = cranfield("corpus.mpnet.parquet");
-    ok(&["load", "-q", "--input", &minilm, "--output", &docs]);
+    let (minilm, mpnet) = (
+        cranfield("corpus.minilm.parquet"),
+        cranfield("corpus.mpnet.parquet"),
+    );
     let d = tempfile::tempdir().unwrap();
-    let shim = d.path().join("ridge.safetensors");
+    let shim = ridge_shim(d.path());
+    let projected = d.path().join("projected.parquet");
     let s = |p: &Path| p.to_str().unwrap().to_owned();
     ok(&[
-        "fit",
-        "-q",
-        "--method",
-        "ridge",
-        "--old",
-        &minilm,
-        "--new",
-        &mpnet,
-        "--out",
-        &s(&shim),
-    ]);
-    let next = pg::table(&db, "docs", "embedding_next");
-    ok(&[
         "project",
         "-q",
         "--shim",
-        &s(&shim),
-        "--input",
-        &docs,
-        "--output",
-        &next,
-    ]);
-    let projected = d.path().join("projected.parquet");
-    ok(&[
-        "project",
-        "-q",
-        "--shim",
-        &s(&shim),
+        &shim,
         "--input",
         &minilm,
         "--output",
         &s(&projected),
     ]);
-    let sep = if db.contains('?') { '&' } else { '?' };
     // The migration keeps the rest of the new column projected by this shim.
     let spec = spec_full(
         d.path(),
-        &format!("{db}{sep}table=docs&id=id"),
+        &spec_url,
         0.9,
         100_000,
         "2026-12-15",
-        &format!("shim = {:?}", s(&shim)),
+        &format!("shim = {shim:?}"),
     );
 
     // The new model's vectors arrive in batches of 350 documents.
@@ -431,19 +419,16 @@ fn each_cycle_loads_new_files_once_and_records_the_figures_of_the_hybrid_in_the_
 /// the backfill is complete. A run past the cutover date stops after one cycle.
 #[test]
 fn a_run_killed_mid_cycle_restarts_cleanly_and_runs_stop_by_themselves() {
-    let Some(server) = PgServer::shared() else {
+    let Some(Docs {
+        db,
+        docs,
+        spec_url: url,
+    }) = cranfield_docs("migrate_kill")
+    else {
         return;
     };
-    let db = server.database("migrate_kill");
-    let docs = pg::table(&db, "docs", "embedding");
-    let (minilm, mpnet) = (
-        cranfield("corpus.minilm.parquet"),
-        cranfield("corpus.mpnet.parquet"),
-    );
-    ok(&["load", "-q", "--input", &minilm, "--output", &docs]);
+    let mpnet = cranfield("corpus.mpnet.parquet");
     let d = tempfile::tempdir().unwrap();
-    let sep = if db.contains('?') { '&' } else { '?' };
-    let url = format!("{db}{sep}table=docs&id=id");
     // 200 rows a second: the whole corpus takes about 7 s to load.
     let spec = spec_with(d.path(), &url, 0.9, 200, "2099-01-01");
     std::fs::copy(&mpnet, d.path().join("incoming/all.parquet")).unwrap();
