@@ -4,40 +4,18 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
+use common::engine::cranfield;
 use common::pg::{self, PgServer};
-use common::{root, shimkit};
+use common::{fails, output_text, root, shimkit};
 use serde_json::{Value, json};
 use shimkit_postgres::Session;
 use shimkit_postgres::migration::History;
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn ok(args: &[&str]) -> String {
     let o = shimkit(args);
-    assert!(o.status.success(), "shimkit {args:?}:\n{}", text(&o));
+    assert!(o.status.success(), "shimkit {args:?}:\n{}", output_text(&o));
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn fails(args: &[&str]) -> String {
-    let o = shimkit(args);
-    assert_eq!(o.status.code(), Some(1), "shimkit {args:?}:\n{}", text(&o));
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn cranfield(file: &str) -> String {
-    root()
-        .join("data/cranfield")
-        .join(file)
-        .to_string_lossy()
-        .into_owned()
 }
 
 fn spec(dir: &Path, url: &str, target: f64) -> String {

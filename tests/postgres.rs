@@ -6,11 +6,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::pg::{self, PgServer};
-use common::{root, shimkit};
+use common::{fails, output_text, root, shimkit};
 use rand::{Rng, SeedableRng};
 
 fn cranfield(file: &str) -> String {
@@ -22,25 +22,10 @@ fn cranfield(file: &str) -> String {
         .to_owned()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn ok(args: &[&str]) -> String {
     let o = shimkit(args);
-    assert!(o.status.success(), "shimkit {args:?}:\n{}", text(&o));
-    text(&o)
-}
-
-/// Runs a command that must fail with exit code 1; its stderr.
-fn fails(args: &[&str]) -> String {
-    let o = shimkit(args);
-    assert_eq!(o.status.code(), Some(1), "shimkit {args:?}:\n{}", text(&o));
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    assert!(o.status.success(), "shimkit {args:?}:\n{}", output_text(&o));
+    output_text(&o)
 }
 
 /// `project` that must succeed; what it said.
@@ -154,7 +139,7 @@ fn max_difference(a: &[(String, Vec<f32>)], b: &[(String, Vec<f32>)]) -> f32 {
 
 fn inspect_json(url: &str) -> serde_json::Value {
     let o = shimkit(&["inspect", url, "--json"]);
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", output_text(&o)))
 }
 
 /// The table's definition and content, to compare before and after: columns, indexes,
@@ -622,7 +607,7 @@ fn bad_input_is_a_clear_error_naming_what_is_wrong_and_writes_nothing() {
     // Duplicate and NULL ids: inspect names them, project refuses.
     let o = shimkit(&["inspect", &pg::table(&db, "twice", "embedding")]);
     assert_eq!(o.status.code(), Some(1));
-    let said = text(&o);
+    let said = output_text(&o);
     assert!(
         said.contains("1 rows have a NULL id") && said.contains("1 ids occur more than once"),
         "{said}"
@@ -657,7 +642,7 @@ fn bad_input_is_a_clear_error_naming_what_is_wrong_and_writes_nothing() {
         let said = String::from_utf8_lossy(&half.stderr);
         assert!(said.contains("halfvec needs pgvector 0.7"), "{said}");
     } else {
-        assert!(half.status.success(), "{}", text(&half));
+        assert!(half.status.success(), "{}", output_text(&half));
         client
             .batch_execute("ALTER TABLE docs DROP COLUMN half, DROP COLUMN half_source")
             .unwrap();
@@ -755,7 +740,7 @@ fn a_dropped_connection_a_restarted_server_and_a_wrong_password_are_clear_errors
         )
         .unwrap();
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", output_text(&o));
     let said = String::from_utf8_lossy(&o.stderr);
     assert!(
         said.contains("running the same command again continues"),
@@ -781,7 +766,7 @@ fn a_dropped_connection_a_restarted_server_and_a_wrong_password_are_clear_errors
     let started = Instant::now();
     server.order("restart");
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", output_text(&o));
     let said = String::from_utf8_lossy(&o.stderr);
     assert!(
         said.contains("running the same command again continues"),

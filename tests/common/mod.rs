@@ -19,6 +19,27 @@ pub fn shimkit(args: &[&str]) -> Output {
         .expect("run shimkit")
 }
 
+/// A run's stdout then stderr, for failure messages.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs a command that must fail with exit code 1; its stderr.
+pub fn fails(args: &[&str]) -> String {
+    let o = shimkit(args);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "shimkit {args:?}:\n{}",
+        output_text(&o)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// The repository root.
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
