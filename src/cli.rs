@@ -300,13 +300,13 @@ pub struct FitArgs {
     #[arg(long)]
     pub drop_bias: bool,
     /// MLP adapter: hidden units.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 1024)]
     pub mlp_hidden: usize,
     /// MLP adapter: most epochs (early stopping on held-out pairs usually ends sooner).
     #[arg(long, default_value_t = 200)]
     pub mlp_epochs: usize,
     /// MLP adapter: AdamW learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-4)]
     pub mlp_lr: f64,
     /// MLP adapter: AdamW weight decay.
     #[arg(long, default_value_t = 1e-4)]
@@ -654,6 +654,7 @@ pub struct DemoArgs {
     after_help = "Settings: flags win over SHIMKIT_* environment variables, which win over \
     the --config TOML file (keys addr, shims, api_key_file, max_body_bytes, max_batch).\n\n\
     Examples:\n  shimkit serve --shims shims/\n  \
+    shimkit serve --migration migrations/mpnet.toml   (then open /dashboard)\n  \
     curl -s localhost:8080/v1/shims/bridge/project -H 'content-type: application/json' \\\n    \
     -d '{\"vectors\": [[0.1, 0.2, ...]]}'\n\n\
     SIGINT/SIGTERM shut down gracefully; SIGHUP reloads the directory and the key file."
@@ -700,4 +701,8 @@ pub struct ServeArgs {
     /// Threads answering requests [default: one a core].
     #[arg(long, env = "SHIMKIT_WORKERS")]
     pub workers: Option<usize>,
+    /// A migration's spec (TOML): serve its live dashboard on /dashboard and its status
+    /// on /v1/migration. With it, --shims may be left out.
+    #[arg(long, env = "SHIMKIT_MIGRATION")]
+    pub migration: Option<PathBuf>,
 }

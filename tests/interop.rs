@@ -216,7 +216,7 @@ fn numpy_applies_a_trained_looking_mlp_shim_like_shimkit_project() {
         w2: wave(h, d_out, 0.3),
     };
     let mut meta = ShimMeta::new("mlp", Direction::OldToNew, d_in, d_out);
-    meta.adapter = Some(MlpConfig::default().params(7).into());
+    meta.adapter = Some(MlpConfig::default().params(7, Some(0.1)).into());
     let mut shim = Shim::new(mlp.weight.clone(), mlp.bias.clone(), meta);
     shim.adapter = Some(Adapter::Mlp(mlp));
     let path = d.path().join("mlp.safetensors");

@@ -6,111 +6,12 @@ mod common;
 use std::path::Path;
 
 use common::engine::cranfield;
-use common::pg::{self, PgServer};
-use common::{fails, output_text, root, shimkit};
+use common::migration::{Docs, cranfield_docs, ok, ridge_shim, spec, spec_full, spec_with, subset};
+use common::pg;
+use common::{fails, root};
 use serde_json::{Value, json};
 use shimkit_postgres::Session;
 use shimkit_postgres::migration::History;
-
-fn ok(args: &[&str]) -> String {
-    let o = shimkit(args);
-    assert!(o.status.success(), "shimkit {args:?}:\n{}", output_text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn spec(dir: &Path, url: &str, target: f64) -> String {
-    spec_with(dir, url, target, 100_000, "2026-12-15")
-}
-
-fn spec_with(dir: &Path, url: &str, target: f64, rate: u32, cutover: &str) -> String {
-    spec_full(dir, url, target, rate, cutover, "")
-}
-
-/// A spec; `more_backfill` adds lines to its `[backfill]` table.
-fn spec_full(
-    dir: &Path,
-    url: &str,
-    target: f64,
-    rate: u32,
-    cutover: &str,
-    more_backfill: &str,
-) -> String {
-    let path = dir.join("migration.toml");
-    std::fs::create_dir_all(dir.join("incoming")).unwrap();
-    std::fs::write(
-        &path,
-        format!(
-            r#"[store]
-url = "{url}"
-old = "embedding"
-new = "embedding_next"
-
-[eval]
-dataset = "{}"
-old_model = "minilm"
-new_model = "mpnet"
-
-[backfill]
-incoming = "incoming"
-rows_per_second = {rate}
-{more_backfill}
-
-[gate]
-target = {target}
-confidence = 0.95
-
-[window]
-cutover = "{cutover}"
-"#,
-            root().join("data/cranfield").display()
-        ),
-    )
-    .unwrap();
-    path.to_string_lossy().into_owned()
-}
-
-/// A database with the Cranfield minilm corpus in table `docs` (column `embedding`): the
-/// database's URL, the column's URL, and the table's URL for a spec (no `vector=`).
-struct Docs {
-    db: String,
-    docs: String,
-    spec_url: String,
-}
-
-fn cranfield_docs(name: &str) -> Option<Docs> {
-    let server = PgServer::shared()?;
-    let db = server.database(name);
-    let docs = pg::table(&db, "docs", "embedding");
-    ok(&[
-        "load",
-        "-q",
-        "--input",
-        &cranfield("corpus.minilm.parquet"),
-        "--output",
-        &docs,
-    ]);
-    let sep = if db.contains('?') { '&' } else { '?' };
-    let spec_url = format!("{db}{sep}table=docs&id=id");
-    Some(Docs { db, docs, spec_url })
-}
-
-/// A ridge shim minilm -> mpnet fitted on the bundled files, in `dir`.
-fn ridge_shim(dir: &Path) -> String {
-    let shim = dir.join("ridge.safetensors").to_string_lossy().into_owned();
-    ok(&[
-        "fit",
-        "-q",
-        "--method",
-        "ridge",
-        "--old",
-        &cranfield("corpus.minilm.parquet"),
-        "--new",
-        &cranfield("corpus.mpnet.parquet"),
-        "--out",
-        &shim,
-    ]);
-    shim
-}
 
 #[test]
 fn a_bad_spec_is_named_by_file_and_key_before_any_connection() {
@@ -245,20 +146,6 @@ fn the_history_numbers_cycles_once_and_the_gate_guards_the_cutover() {
     assert!(table.contains("forced"), "{table}");
 }
 
-/// `ids`' rows of a Parquet table, written as another Parquet file.
-fn subset(from: &str, ids: &[String], to: &Path) {
-    use shimkit_data::{EmbeddingWriter, ReadOptions, TableSource, read_table};
-    let t = read_table(&TableSource::new(from).unwrap(), &ReadOptions::default()).unwrap();
-    let rows: Vec<usize> = ids
-        .iter()
-        .map(|id| t.ids.iter().position(|x| x == id).unwrap())
-        .collect();
-    let mut w = EmbeddingWriter::create(to, t.vectors.ncols()).unwrap();
-    w.write(ids, t.vectors.select(ndarray::Axis(0), &rows).view())
-        .unwrap();
-    w.finish().unwrap();
-}
-
 #[test]
 fn each_cycle_loads_new_files_once_and_records_the_figures_of_the_hybrid_in_the_store() {
     use shimkit_data::{EvalSet, ReadOptions, Split, TableSource, normalize_rows, read_table};
@@ -371,7 +258,10 @@ fn each_cycle_loads_new_files_once_and_records_the_figures_of_the_hybrid_in_the_
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["no-migration", "full-reembed", "new-column"]);
+    assert_eq!(
+        names,
+        vec!["no-migration", "full-reembed", "new-column", "shim-doc"]
+    );
     for (got, want) in last["paths"].as_array().unwrap().iter().zip(&want) {
         let close = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-6;
         assert!(close(&got["ndcg@10"], want.ndcg), "{got} vs {}", want.ndcg);
@@ -455,4 +345,247 @@ fn a_run_killed_mid_cycle_restarts_cleanly_and_runs_stop_by_themselves() {
     let said = ok(&["migrate", "run", &spec, "--interval", "0"]);
     assert!(said.contains("stopping"), "{said}");
     assert_eq!(history.cycles().unwrap().len(), 2);
+}
+
+/// The Cranfield eval set, aligned as `eval` aligns it.
+fn cranfield_data() -> shimkit_trainer::eval::EvalData {
+    use shimkit_data::{EvalSet, ReadOptions, Split};
+    let set = EvalSet::open(root().join("data/cranfield")).unwrap();
+    let read = ReadOptions::default();
+    let load = |m: &str, s| set.load(m, s, &read).unwrap();
+    shimkit_trainer::eval::EvalData::align(
+        &load("minilm", Split::Corpus),
+        &load("mpnet", Split::Corpus),
+        &load("minilm", Split::Queries),
+        &load("mpnet", Split::Queries),
+        &set.qrels().unwrap(),
+    )
+    .unwrap()
+    .0
+}
+
+#[test]
+fn without_a_shim_the_migration_fits_one_on_its_first_batch_and_refits_only_when_better() {
+    use shimkit_data::{ReadOptions, TableSource, normalize_rows, read_table};
+    use shimkit_trainer::eval::{Column, Exact, PathKind, QueryModel, score_columns};
+    let Some(Docs { docs, spec_url, .. }) = cranfield_docs("migrate_own_shim") else {
+        return;
+    };
+    let mpnet = cranfield("corpus.mpnet.parquet");
+    let d = tempfile::tempdir().unwrap();
+    let spec = spec_full(
+        d.path(),
+        &spec_url,
+        0.9,
+        100_000,
+        "2099-01-01",
+        "method = \"ridge\"",
+    );
+    let all = read_table(&TableSource::new(&mpnet).unwrap(), &ReadOptions::default()).unwrap();
+    let data = cranfield_data();
+    let mut history = History::open(
+        Session::open(&shimkit_postgres::PgTable::parse(&docs).unwrap().db).unwrap(),
+        "docs.embedding_next",
+    )
+    .unwrap();
+    let mut version = 0;
+    for i in 0..4 {
+        let ids = all.ids[350 * i..350 * (i + 1)].to_vec();
+        subset(
+            &mpnet,
+            &ids,
+            &d.path().join(format!("incoming/batch-{i}.parquet")),
+        );
+        ok(&["migrate", "run", &spec, "--once"]);
+        let status: Value =
+            serde_json::from_str(&ok(&["migrate", "status", &spec, "--json"])).unwrap();
+        let cycles = status["cycles"].as_array().unwrap();
+        assert_eq!(cycles.len(), i + 1, "one record a cycle");
+        let cycle = &cycles[i];
+        let shim = &cycle["shim"];
+        let refit = &shim["refit"];
+        // Fitted on the first batch; then refitted on all pairs so far, kept only when it
+        // scores better on held-out pairs neither version was fitted on.
+        if i == 0 {
+            assert_eq!(refit["adopted"], true, "{shim}");
+            assert_eq!(refit["current_heldout_cosine"], Value::Null);
+        } else {
+            let better = refit["heldout_cosine"].as_f64().unwrap()
+                > refit["current_heldout_cosine"].as_f64().unwrap();
+            assert_eq!(refit["adopted"], better, "{shim}");
+        }
+        if refit["adopted"] == true {
+            version += 1;
+        }
+        assert_eq!(shim["version"], version, "{shim}");
+        assert!(refit["pairs"].as_u64().unwrap() < 350 * (i as u64 + 1));
+        assert_eq!(
+            refit["pairs"].as_u64().unwrap() + refit["heldout_pairs"].as_u64().unwrap(),
+            350 * (i as u64 + 1)
+        );
+
+        // The figures equal the same paths built here from the files and the recorded
+        // shim: the re-embedded rows from the mpnet file, the rest projected by the shim.
+        let record = history.current_shim().unwrap().unwrap();
+        assert_eq!(record.version, version);
+        let doc = shimkit_trainer::artifact::from_bytes(&record.doc_side).unwrap();
+        let query = shimkit_trainer::artifact::from_bytes(&record.query_side).unwrap();
+        let projected = doc.apply(data.old_docs.view(), true).unwrap();
+        let reembedded: std::collections::HashSet<&String> =
+            all.ids[..350 * (i + 1)].iter().collect();
+        let mut hybrid = projected.clone();
+        for (row, id) in data.doc_ids.iter().enumerate() {
+            if reembedded.contains(id) {
+                let j = all.ids.iter().position(|x| x == id).unwrap();
+                hybrid.row_mut(row).assign(&all.vectors.row(j));
+            }
+        }
+        let hybrid = normalize_rows(hybrid);
+        let mapped = query.apply(data.new_queries.view(), true).unwrap();
+        let column = |name, kind, queries, vectors| Column {
+            name,
+            kind,
+            reembedded: 0.0,
+            queries,
+            vectors,
+            rows: None,
+        };
+        let want = score_columns(
+            &data,
+            &[
+                column(
+                    "new-column",
+                    PathKind::Backfill,
+                    QueryModel::New,
+                    hybrid.view(),
+                ),
+                column(
+                    "shim-doc",
+                    PathKind::ShimDoc,
+                    QueryModel::New,
+                    projected.view(),
+                ),
+                column(
+                    "shim-query",
+                    PathKind::ShimQuery,
+                    QueryModel::Mapped(mapped.view()),
+                    data.old_docs.view(),
+                ),
+            ],
+            10,
+            1000,
+            0,
+            &Exact,
+        )
+        .unwrap();
+        let paths = cycle["paths"].as_array().unwrap();
+        let names: Vec<&str> = paths.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "no-migration",
+                "full-reembed",
+                "new-column",
+                "shim-doc",
+                "shim-query"
+            ]
+        );
+        for (got, want) in paths.iter().zip(&want) {
+            let close = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-6;
+            assert!(
+                close(&got["ndcg@10"], want.ndcg),
+                "cycle {i}: {got} vs {}",
+                want.ndcg
+            );
+            assert!(close(&got["retention_ndcg@10"], want.retention), "{got}");
+            assert!(
+                close(&got["ci95_retention_ndcg@10"][0], want.retention_ci[0]),
+                "{got}"
+            );
+        }
+    }
+    // Wholly re-embedded, the new column is the full re-embed: the gate fires, and the
+    // cutover needs no override.
+    let status: Value = serde_json::from_str(&ok(&["migrate", "status", &spec, "--json"])).unwrap();
+    assert_eq!(status["cycles"][3]["decision"], "pull-forward");
+    ok(&["migrate", "cutover", &spec]);
+    ok(&["migrate", "rollback", &spec]);
+    let status: Value = serde_json::from_str(&ok(&["migrate", "status", &spec, "--json"])).unwrap();
+    let events: Vec<(&str, bool)> = status["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["forced"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(events, vec![("cutover", false), ("rollback", false)]);
+}
+
+/// A cycle's searches in PostgreSQL: exact search gives the in-process figures (to
+/// pgvector's float32 near-ties), HNSW reports each path's recall against exact search.
+#[test]
+fn a_cycle_searches_in_postgresql_exactly_or_through_hnsw() {
+    let Some(Docs { spec_url, .. }) = cranfield_docs("migrate_search") else {
+        return;
+    };
+    let mpnet = cranfield("corpus.mpnet.parquet");
+    let d = tempfile::tempdir().unwrap();
+    let shim = ridge_shim(d.path());
+    let with_search = |search: &str| {
+        spec_full(
+            d.path(),
+            &spec_url,
+            0.9,
+            100_000,
+            "2099-01-01",
+            &format!("shim = {shim:?}"),
+        );
+        let path = d.path().join("migration.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replace(
+                "new_model = \"mpnet\"",
+                &format!("new_model = \"mpnet\"\n{search}"),
+            ),
+        )
+        .unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let all = shimkit_data::read_table(
+        &shimkit_data::TableSource::new(&mpnet).unwrap(),
+        &shimkit_data::ReadOptions::default(),
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.path().join("incoming")).unwrap();
+    subset(
+        &mpnet,
+        &all.ids[..700],
+        &d.path().join("incoming/half.parquet"),
+    );
+    for search in [
+        "search = \"memory\"",
+        "search = \"exact\"",
+        "search = \"hnsw\"\nef_search = 100",
+    ] {
+        ok(&["migrate", "run", &with_search(search), "--once"]);
+    }
+    let spec = with_search("");
+    let status: Value = serde_json::from_str(&ok(&["migrate", "status", &spec, "--json"])).unwrap();
+    let cycles = status["cycles"].as_array().unwrap();
+    assert_eq!(cycles.len(), 3);
+    let paths = |c: usize| cycles[c]["paths"].as_array().unwrap().clone();
+    let (memory, exact, hnsw) = (paths(0), paths(1), paths(2));
+    assert_eq!(memory.len(), 4);
+    for (m, e) in memory.iter().zip(&exact) {
+        assert_eq!(m["name"], e["name"]);
+        let gap = (m["ndcg@10"].as_f64().unwrap() - e["ndcg@10"].as_f64().unwrap()).abs();
+        assert!(gap <= 1e-4, "{}: {gap}", m["name"]);
+        assert!(e.get("ann_recall@10").is_none());
+    }
+    for h in &hnsw {
+        let recall = h["ann_recall@10"].as_f64().unwrap();
+        assert!((0.9..=1.0).contains(&recall), "{}: {recall}", h["name"]);
+    }
+    let table = ok(&["migrate", "status", &spec]);
+    assert!(table.contains("ANN recall"), "{table}");
 }

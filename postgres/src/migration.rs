@@ -34,6 +34,21 @@ pub struct CycleRecord {
     pub report: serde_json::Value,
 }
 
+/// A shim the migration fitted on its re-embedded pairs, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShimRecord {
+    pub version: i64,
+    pub fitted_at: String,
+    /// Re-embedded pairs it was fitted on (the held-out ones excluded).
+    pub pairs: i64,
+    /// Held-out pairs it was scored on when adopted, and its mean cosine on them.
+    pub heldout_pairs: i64,
+    pub heldout_cosine: f64,
+    /// The artifacts (`.safetensors` bytes): old to new, and new to old.
+    pub doc_side: Vec<u8>,
+    pub query_side: Vec<u8>,
+}
+
 /// A cutover, rollback or override, as recorded.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct EventRecord {
@@ -166,6 +181,63 @@ impl History {
             decision: decision.to_owned(),
             report: report.clone(),
         })
+    }
+
+    /// Records a shim the migration adopts, numbered one after the last; its version.
+    pub fn record_shim(
+        &mut self,
+        pairs: i64,
+        heldout_pairs: i64,
+        heldout_cosine: f64,
+        doc_side: &[u8],
+        query_side: &[u8],
+    ) -> Result<i64> {
+        let err = self.session.err("recording the migration's shim");
+        let row = self
+            .session
+            .client
+            .query_one(
+                "INSERT INTO shimkit.migration_shims
+                   (migration, version, pairs, heldout_pairs, heldout_cosine, doc_side, query_side)
+                 SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6
+                 FROM shimkit.migration_shims WHERE migration = $1
+                 RETURNING version::bigint",
+                &[
+                    &self.key,
+                    &pairs,
+                    &heldout_pairs,
+                    &heldout_cosine,
+                    &doc_side,
+                    &query_side,
+                ],
+            )
+            .map_err(err)?;
+        Ok(row.get(0))
+    }
+
+    /// The shim adopted last, if any.
+    pub fn current_shim(&mut self) -> Result<Option<ShimRecord>> {
+        let err = self.session.err("reading the migration's shim");
+        let row = self
+            .session
+            .client
+            .query_opt(
+                "SELECT version::bigint, fitted_at::text, pairs, heldout_pairs, heldout_cosine,
+                        doc_side, query_side
+                 FROM shimkit.migration_shims WHERE migration = $1
+                 ORDER BY version DESC LIMIT 1",
+                &[&self.key],
+            )
+            .map_err(err)?;
+        Ok(row.map(|r| ShimRecord {
+            version: r.get(0),
+            fitted_at: r.get(1),
+            pairs: r.get(2),
+            heldout_pairs: r.get(3),
+            heldout_cosine: r.get(4),
+            doc_side: r.get(5),
+            query_side: r.get(6),
+        }))
     }
 
     /// Every cycle, first to last.

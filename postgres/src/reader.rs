@@ -168,6 +168,18 @@ impl PgPairReader {
     /// Connects, checks both columns, and starts reading pairs in the old table's id
     /// order. Both id columns need a unique index when the tables differ.
     pub fn open(old: &PgTable, new: &PgTable, options: ReadOptions) -> Result<PgPairReader> {
+        Self::open_filtered(old, new, options, false)
+    }
+
+    /// [`open`](Self::open), reading with `reembedded_only` only the rows whose new vector
+    /// was re-embedded (its provenance column says so), not projected: the pairs a
+    /// migration fits its shim on.
+    pub fn open_filtered(
+        old: &PgTable,
+        new: &PgTable,
+        options: ReadOptions,
+        reembedded_only: bool,
+    ) -> Result<PgPairReader> {
         let mut session = Session::open(&old.db)?;
         let old_info = session.table(old)?;
         let new_info = session.table(new)?;
@@ -223,6 +235,14 @@ impl PgPairReader {
         let mut conditions = conditions;
         conditions.push(format!("{} IS NOT NULL", old_column.sql));
         conditions.push(format!("{} IS NOT NULL", new_column.sql));
+        if reembedded_only {
+            let alias = if same_table { "t" } else { "n" };
+            conditions.push(format!(
+                "{alias}.{} = '{}'",
+                quote_ident(&crate::backfill::provenance_column(&new.vector)),
+                crate::backfill::Provenance::Reembedded.as_str()
+            ));
+        }
         let plan = Plan {
             from,
             id_sql: format!("t.{}", quote_ident(&old.id)),

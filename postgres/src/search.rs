@@ -83,6 +83,13 @@ impl SearchIndex {
         let mut session = Session::open(db)?;
         // Document tables of a large corpus should not spill from a small temp buffer.
         session.batch("setting up the search session", "SET temp_buffers = '1GB'")?;
+        // An HNSW graph that outgrows maintenance_work_mem (64 MB by default, a graph of
+        // about 50,000 vectors of 384 dimensions) makes pgvector build the rest of the
+        // index far more slowly; the temporary indexes here are this session's own.
+        session.batch(
+            "setting up the search session",
+            "SET maintenance_work_mem = '2GB'",
+        )?;
         Ok(SearchIndex {
             session,
             tables: HashMap::new(),
@@ -182,6 +189,15 @@ impl SearchIndex {
             "creating a document table",
             &format!("CREATE TEMP TABLE {name} (row integer, v vector({dim}){off})"),
         )?;
+        // Vectors in the row itself, not out of line, where a row fits a page: an exact
+        // search reads every document for every query, and a toasted one costs a lookup
+        // each time (1.7 times slower at 768 dimensions; BENCHMARKS.md).
+        if dim <= 1900 {
+            self.session.batch(
+                "creating a document table",
+                &format!("ALTER TABLE {name} ALTER COLUMN v SET STORAGE PLAIN"),
+            )?;
+        }
         let mut copy = CopyWriter::new();
         let db = self.session.db.clone();
         let err = |e: postgres::Error| PgError::query(&db, "copying documents", &e);

@@ -73,6 +73,19 @@ CREATE TABLE IF NOT EXISTS shimkit.migration_events (
     forced        boolean NOT NULL DEFAULT false,
     detail        jsonb NOT NULL
 );
+-- The shims a migration fitted on its re-embedded pairs (when its spec names none): each
+-- version's artifacts, both directions, and what it scored on the held-out pairs.
+CREATE TABLE IF NOT EXISTS shimkit.migration_shims (
+    migration     text NOT NULL,
+    version       integer NOT NULL,
+    fitted_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    pairs         bigint NOT NULL,
+    heldout_pairs bigint NOT NULL,
+    heldout_cosine double precision NOT NULL,
+    doc_side      bytea NOT NULL,
+    query_side    bytea NOT NULL,
+    PRIMARY KEY (migration, version)
+);
 ";
 
 /// Creates the schema and its tables where missing. Two runs starting at once may race

@@ -16,7 +16,9 @@
 //! - [`config`]: flags, environment and TOML merged;
 //! - [`listen`]: accepting connections, with a connection limit and header timeouts;
 //! - [`budget`] and [`heap`]: how much memory requests may hold, and glibc's heap;
-//! - [`shutdown`]: graceful shutdown and reload on SIGHUP.
+//! - [`shutdown`]: graceful shutdown and reload on SIGHUP;
+//! - [`migration`]: the migration the dashboard shows (`/dashboard`, `/v1/migration`),
+//!   read through a source the program supplies.
 //!
 //! It does not fit shims or evaluate them: it only loads and applies them.
 //!
@@ -35,6 +37,7 @@ pub mod heap;
 pub mod http;
 pub mod listen;
 pub mod metrics;
+pub mod migration;
 pub mod shutdown;
 pub mod state;
 pub mod store;
@@ -69,6 +72,15 @@ pub async fn serve(
     config: ServeConfig,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    serve_with(config, None, on_listening).await
+}
+
+/// [`serve`], with a migration for `/dashboard` and `/v1/migration` to show.
+pub async fn serve_with(
+    config: ServeConfig,
+    migration: Option<std::sync::Arc<dyn migration::MigrationSource>>,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
     let (store, report) = store::ShimStore::open(&config.shims)?;
     state::log_report(&report);
     let keys = match &config.api_key_file {
@@ -81,7 +93,7 @@ pub async fn serve(
             config.addr
         );
     }
-    let state = AppState::new(store, keys, config.limits);
+    let state = AppState::with_migration(store, keys, config.limits, migration);
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServeError::Bind {

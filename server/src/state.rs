@@ -10,6 +10,7 @@ use crate::auth::ApiKeys;
 use crate::budget::MemoryBudget;
 use crate::config::Limits;
 use crate::metrics::Metrics;
+use crate::migration::MigrationSource;
 use crate::store::{LoadFailure, ReloadReport, ShimStore, StoreError};
 
 /// What every request shares.
@@ -21,6 +22,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Memory the large requests may hold at once.
     pub budget: MemoryBudget,
+    /// The migration the dashboard shows, if the server was started with one.
+    pub migration: Option<Arc<dyn MigrationSource>>,
 }
 
 /// What a reload did: the store's report (with the key file's failure, if any) and
@@ -33,12 +36,23 @@ pub struct Reloaded {
 
 impl AppState {
     pub fn new(store: ShimStore, keys: ApiKeys, limits: Limits) -> Arc<Self> {
+        Self::with_migration(store, keys, limits, None)
+    }
+
+    /// A state whose `/dashboard` and `/v1/migration` show `migration`.
+    pub fn with_migration(
+        store: ShimStore,
+        keys: ApiKeys,
+        limits: Limits,
+        migration: Option<Arc<dyn MigrationSource>>,
+    ) -> Arc<Self> {
         let state = Arc::new(AppState {
             store,
             keys: ArcSwap::from_pointee(keys),
             metrics: Metrics::new(),
             budget: MemoryBudget::new(limits.max_inflight_bytes),
             limits,
+            migration,
         });
         state.publish_gauges();
         state

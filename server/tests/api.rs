@@ -1007,6 +1007,8 @@ async fn openapi_lists_every_route() {
         ("/v1/aliases/{alias}", "put"),
         ("/v1/aliases/{alias}/rollback", "post"),
         ("/v1/reload", "post"),
+        ("/dashboard", "get"),
+        ("/v1/migration", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     // The generic routes, and the JSON projection of each served name (a, b, prod).
@@ -1057,6 +1059,11 @@ async fn openapi_lists_every_route() {
         let uri = path.replace("{name}", "a").replace("{alias}", "prod");
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let a = send(&f.app, m, &uri, &[], Body::empty()).await;
+        if path == "/v1/migration" {
+            // Served, but this server shows no migration: a 404 that says how to show one.
+            assert!(String::from_utf8_lossy(&a.body).contains("--migration"));
+            continue;
+        }
         assert_ne!(a.status, 404, "{method} {uri}");
     }
 }
@@ -1149,4 +1156,67 @@ async fn swaps_under_load_never_mix_versions() {
     }
     assert!(answered >= 200, "{answered} answers");
     assert!(seen.len() >= 2, "the swaps were not seen: {seen:?}");
+}
+
+/// A migration whose status is whatever the test says, or an error.
+#[derive(Debug)]
+struct FixedMigration(Result<Value, String>);
+
+impl shimkit_server::migration::MigrationSource for FixedMigration {
+    fn status(&self) -> Result<Value, shimkit_server::migration::MigrationUnavailable> {
+        self.0
+            .clone()
+            .map_err(shimkit_server::migration::MigrationUnavailable)
+    }
+}
+
+fn migration_app(source: FixedMigration, keys: ApiKeys) -> (tempfile::TempDir, Router) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = ShimStore::open(dir.path()).unwrap();
+    let state = AppState::with_migration(store, keys, Limits::default(), Some(Arc::new(source)));
+    (dir, router(state))
+}
+
+#[tokio::test]
+async fn the_migration_route_serves_its_source_and_the_page_needs_no_key() {
+    let status = json!({"migration": "docs.embedding_next", "cycles": [{"cycle": 1}]});
+    let keys = ApiKeys::parse(&format!("read {READ_KEY}\n")).unwrap();
+    let (_d, app) = migration_app(FixedMigration(Ok(status.clone())), keys);
+    let a = send(
+        &app,
+        Method::GET,
+        "/v1/migration",
+        &[("x-api-key", READ_KEY)],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json(), status);
+    assert_eq!(a.headers["cache-control"], "no-store");
+    // The data needs a key; the page, which holds none, does not.
+    let a = send(&app, Method::GET, "/v1/migration", &[], Body::empty()).await;
+    assert_eq!(a.status, 401);
+    let a = send(&app, Method::GET, "/dashboard", &[], Body::empty()).await;
+    assert_eq!(a.status, 200);
+    assert!(
+        a.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    // Ready with no shim: the server shows a migration.
+    assert_eq!(
+        send(&app, Method::GET, "/readyz", &[], Body::empty())
+            .await
+            .status,
+        200
+    );
+
+    let (_d, app) = migration_app(
+        FixedMigration(Err("connection refused".into())),
+        ApiKeys::open(),
+    );
+    let a = send(&app, Method::GET, "/v1/migration", &[], Body::empty()).await;
+    assert_eq!(a.error(503), "unavailable");
+    assert!(String::from_utf8_lossy(&a.body).contains("connection refused"));
 }

@@ -4,12 +4,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use shimkit_postgres::Session;
 use shimkit_postgres::cutover::{CutoverOptions, cutover, rollback};
-use shimkit_postgres::migration::History;
 
 use crate::cli::MigrateCommand;
-use crate::migrate::{MigrationSpec, Status, plan};
+use shimkit_postgres::migration::History;
+
+use crate::migrate::score::ScoringShims;
+use crate::migrate::{MigrationSpec, Status, open};
 
 pub fn run(command: MigrateCommand, quiet: bool) -> anyhow::Result<ExitCode> {
     match command {
@@ -30,8 +31,9 @@ pub fn run(command: MigrateCommand, quiet: bool) -> anyhow::Result<ExitCode> {
                 };
                 if !quiet {
                     println!(
-                        "stopping: {why} ({} of the table re-embedded; cutover date {})",
-                        share, spec.cutover
+                        "stopping: {why} ({:.1}% of the table re-embedded; cutover date {})",
+                        100.0 * share,
+                        spec.cutover
                     );
                 }
                 break;
@@ -40,7 +42,7 @@ pub fn run(command: MigrateCommand, quiet: bool) -> anyhow::Result<ExitCode> {
         }
         MigrateCommand::Status(args) => {
             let spec = MigrationSpec::read(&args.spec)?;
-            let status = read_status(&spec)?;
+            let status = open(&spec)?.1;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&status.to_json())?);
             } else {
@@ -50,7 +52,12 @@ pub fn run(command: MigrateCommand, quiet: bool) -> anyhow::Result<ExitCode> {
         }
         MigrateCommand::Cutover(args) => {
             let spec = MigrationSpec::read(&args.spec)?;
-            let (mut history, status) = open(&spec)?;
+            let mut history = locked(&spec, "a cycle is running; cut over when it has ended")?;
+            let status = Status {
+                cycles: history.cycles()?,
+                events: history.events()?,
+                ..Status::empty(&spec)
+            };
             let holds = status.gate_holds();
             if !holds && !args.force {
                 let why = match status.cycles.last() {
@@ -97,7 +104,7 @@ pub fn run(command: MigrateCommand, quiet: bool) -> anyhow::Result<ExitCode> {
         }
         MigrateCommand::Rollback(args) => {
             let spec = MigrationSpec::read(&args.spec)?;
-            let (mut history, _) = open(&spec)?;
+            let mut history = locked(&spec, "a cycle is running; roll back when it has ended")?;
             let undone = rollback(&spec.store.old)?;
             history.record_event("rollback", false, &json!({"renames": undone.renames}))?;
             if !quiet {
@@ -113,10 +120,17 @@ pub fn run(command: MigrateCommand, quiet: bool) -> anyhow::Result<ExitCode> {
 
 /// One cycle: loads, scores, decides, records; the re-embedded share after it.
 fn cycle(spec: &MigrationSpec, quiet: bool) -> anyhow::Result<f64> {
-    let (mut history, _) = open(spec)?;
-    if !history.try_lock()? {
+    let mut history = locked(spec, "another `migrate run` of this migration is running")?;
+    // After a cutover the new column's name holds the old vectors (kept for a rollback):
+    // loading or projecting into it would overwrite them.
+    let events = history.events()?;
+    let status = Status {
+        events,
+        ..Status::empty(spec)
+    };
+    if status.cut_over() {
         bail!(
-            "{}: another `migrate run` of this migration is running (it holds its lock)",
+            "{}: the migration has cut over, so no cycle runs (`shimkit migrate rollback` resumes it)",
             spec.key()
         );
     }
@@ -132,9 +146,7 @@ fn cycle(spec: &MigrationSpec, quiet: bool) -> anyhow::Result<f64> {
         .filter(|p| p.extension().is_some_and(|x| x == "parquet") && p.is_file())
         .collect();
     files.sort();
-    if let Some(path) = &spec.backfill.shim {
-        project_the_rest(spec, path)?;
-    }
+    let started = std::time::Instant::now();
     let columns = shimkit_data::Columns::default();
     for file in files {
         let name = file
@@ -163,29 +175,112 @@ fn cycle(spec: &MigrationSpec, quiet: bool) -> anyhow::Result<f64> {
             println!("loaded     {name}: {rows} re-embedded vectors");
         }
     }
-    let score = crate::migrate::score::score_store(spec)?;
-    let record = history.append_cycle(score.share, score.decision, &score.to_json(spec))?;
+    let loaded_at = started.elapsed().as_secs_f64();
+    let (reembedded, _) =
+        shimkit_postgres::migration::reembedded_rows(history.session(), &spec.store.new)?;
+    let shims = match &spec.backfill.shim {
+        Some(path) => {
+            let shim = shimkit_trainer::artifact::load(path)
+                .with_context(|| format!("backfill.shim: reading {}", path.display()))?;
+            project_the_rest(spec, &shim, path)?;
+            Some(ScoringShims {
+                report: json!({"given": path.display().to_string(), "doc_method": shim.meta.method}),
+                doc_side: shim,
+                query_side: None,
+            })
+        }
+        None => match crate::migrate::shim::refresh(spec, &mut history, reembedded)? {
+            Some(m) => {
+                // The backfill is keyed by the artifact's bytes: a file of them.
+                let dir = tempfile::tempdir().context("a directory for the migration's shim")?;
+                let path =
+                    dir.path()
+                        .join(format!("{}-shim-v{}.safetensors", spec.key(), m.version));
+                std::fs::write(&path, &m.doc_side_bytes)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                project_the_rest(spec, &m.doc_side, &path)?;
+                if !quiet {
+                    println!("shim       {}", shim_line(&m.report));
+                }
+                Some(ScoringShims {
+                    doc_side: m.doc_side,
+                    query_side: Some(m.query_side),
+                    report: m.report,
+                })
+            }
+            None => None,
+        },
+    };
+    let projected_at = started.elapsed().as_secs_f64();
+    let score = crate::migrate::score::score_store(spec, shims.as_ref())?;
+    let mut report = score.to_json(spec);
+    let total = started.elapsed().as_secs_f64();
+    // Where the cycle's time went: what an operator sizes the interval and the window by.
+    report["seconds"] = json!({
+        "load": loaded_at,
+        "shim_and_projection": projected_at - loaded_at,
+        "score": total - projected_at,
+        "total": total,
+    });
+    let record = history.append_cycle(score.share, score.decision, &report)?;
     let share = record.share;
     if !quiet {
         let status = Status {
-            key: spec.key(),
-            plan: plan(spec),
             cycles: vec![record],
-            events: Vec::new(),
+            ..Status::empty(spec)
         };
         print!("{}", status.render());
     }
     Ok(share)
 }
 
-/// Fills the new column's rows that hold no re-embedded vector with `path`'s projection of
+/// What a cycle did about the migration's shim, in a line.
+fn shim_line(report: &serde_json::Value) -> String {
+    let version = &report["version"];
+    let refit = &report["refit"];
+    let cosine = |v: &serde_json::Value| v.as_f64().map_or("-".into(), |c| format!("{c:.4}"));
+    match refit.get("adopted").and_then(serde_json::Value::as_bool) {
+        None => format!("version {version} (no new re-embedded pairs)"),
+        Some(true) if refit["current_heldout_cosine"].is_null() => format!(
+            "version {version}: fitted on {} re-embedded pairs (held-out cosine {})",
+            refit["pairs"],
+            cosine(&refit["heldout_cosine"])
+        ),
+        Some(true) => format!(
+            "version {version}: refitted on {} re-embedded pairs (held-out cosine {} against {})",
+            refit["pairs"],
+            cosine(&refit["heldout_cosine"]),
+            cosine(&refit["current_heldout_cosine"])
+        ),
+        Some(false) => format!(
+            "version {version} kept: a refit on {} pairs scored {} on the held-out pairs against {}",
+            refit["pairs"],
+            cosine(&refit["heldout_cosine"]),
+            cosine(&refit["current_heldout_cosine"])
+        ),
+    }
+}
+
+/// The migration's history, under its lock: one cycle, cutover or rollback at a time.
+fn locked(spec: &MigrationSpec, busy: &str) -> anyhow::Result<History> {
+    let (mut history, _) = open(spec)?;
+    if !history.try_lock()? {
+        bail!("{}: {busy} (it holds the migration's lock)", spec.key());
+    }
+    Ok(history)
+}
+
+/// Fills the new column's rows that hold no re-embedded vector with `shim`'s projection of
 /// the old column. The backfill is resumable and never overwrites a re-embedded vector;
-/// once it has finished, later cycles find it done.
-fn project_the_rest(spec: &MigrationSpec, path: &std::path::Path) -> anyhow::Result<()> {
+/// once it has finished, later cycles find it done, and another shim (a refit) projects
+/// those rows again.
+fn project_the_rest(
+    spec: &MigrationSpec,
+    shim: &shimkit_trainer::Shim,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
     use crate::stores::Location;
     use crate::stores::postgres::{BackfillOptions, project_into};
-    let shim = shimkit_trainer::artifact::load(path)
-        .with_context(|| format!("backfill.shim: reading {}", path.display()))?;
     let options = BackfillOptions {
         // Projections are cheap to make and to undo: the pace is the re-embedded vectors'.
         rate: None,
@@ -199,30 +294,22 @@ fn project_the_rest(spec: &MigrationSpec, path: &std::path::Path) -> anyhow::Res
         quiet: true,
     };
     let old = &spec.store.old;
-    project_into(
-        &shim,
-        path,
-        &Location::Postgres(Box::new(old.clone())),
-        &shimkit_data::Columns::new(old.id.clone(), old.vector.clone()),
-        &spec.store.new,
-        &options,
-    )
-}
-
-fn open(spec: &MigrationSpec) -> anyhow::Result<(History, Status)> {
-    let session = Session::open(&spec.store.old.db)
-        .with_context(|| format!("opening the database of {}", spec.path.display()))?;
-    let mut history = History::open(session, &spec.key())?;
-    let status = Status {
-        key: spec.key(),
-        plan: plan(spec),
-        cycles: history.cycles()?,
-        events: history.events()?,
+    let project = |options: &BackfillOptions| {
+        project_into(
+            shim,
+            path,
+            &Location::Postgres(Box::new(old.clone())),
+            &shimkit_data::Columns::new(old.id.clone(), old.vector.clone()),
+            &spec.store.new,
+            options,
+        )
     };
-    Ok((history, status))
-}
-
-/// The history of `spec`'s migration.
-pub fn read_status(spec: &MigrationSpec) -> anyhow::Result<Status> {
-    Ok(open(spec)?.1)
+    match project(&options) {
+        // The column was projected by the shim before this one: project it again.
+        Err(e) if format!("{e:#}").contains("with another shim") => project(&BackfillOptions {
+            restart: true,
+            ..options
+        }),
+        done => done,
+    }
 }

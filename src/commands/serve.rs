@@ -24,7 +24,21 @@ pub fn run(args: &ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         Some(path) => PartialConfig::from_toml_file(path)?,
         None => PartialConfig::default(),
     };
-    let config = flags.or(file).resolve()?;
+    let mut merged = flags.or(file);
+    let migration = match &args.migration {
+        Some(path) => Some(crate::migrate::source(path)?),
+        None => None,
+    };
+    // A dashboard alone serves no shims: an empty directory stands in for one.
+    let _no_shims = match (&migration, &merged.shims) {
+        (Some(_), None) => {
+            let dir = tempfile::tempdir().context("making an empty shim directory")?;
+            merged.shims = Some(dir.path().to_path_buf());
+            Some(dir)
+        }
+        _ => None,
+    };
+    let config = merged.resolve()?;
     shimkit_server::heap::keep_freed();
     raise_open_file_limit(config.connections.max_connections);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
@@ -35,12 +49,19 @@ pub fn run(args: &ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     let runtime = runtime.build().context("starting the async runtime")?;
     let shims = config.shims.clone();
-    runtime.block_on(shimkit_server::serve(config, |addr| {
+    let dashboard = migration.is_some();
+    runtime.block_on(shimkit_server::serve_with(config, migration, |addr| {
         if !quiet {
-            eprintln!(
-                "shimkit serve: listening on http://{addr} (shims from {})",
-                shims.display()
-            );
+            if dashboard {
+                eprintln!("shimkit serve: the migration's dashboard is on http://{addr}/dashboard");
+            }
+            match &_no_shims {
+                Some(_) => eprintln!("shimkit serve: listening on http://{addr} (no shims)"),
+                None => eprintln!(
+                    "shimkit serve: listening on http://{addr} (shims from {})",
+                    shims.display()
+                ),
+            }
         }
     }))?;
     Ok(ExitCode::SUCCESS)

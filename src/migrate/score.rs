@@ -14,20 +14,41 @@ use anyhow::Context;
 use ndarray::Array2;
 use serde_json::{Value, json};
 use shimkit_data::{EvalSet, ReadOptions, Split, normalize_rows};
+use shimkit_postgres::SearchMode;
 use shimkit_postgres::Session;
+use shimkit_trainer::Shim;
 use shimkit_trainer::eval::{
-    Column, EvalData, Exact, PathKind, PathResult, QueryModel, score_columns,
+    Column, EvalData, Exact, PathKind, PathResult, QueryModel, score_columns, score_columns_against,
 };
 
+use super::spec::Search;
+use crate::stores::postgres::PgSearcher;
+
 use super::MigrationSpec;
+
+/// The shims a cycle scores: the doc-side one (given by the spec, or the migration's own),
+/// and the migration's query-side one.
+pub struct ScoringShims {
+    pub doc_side: Shim,
+    pub query_side: Option<Shim>,
+    /// What the cycle's report says of them.
+    pub report: Value,
+}
 
 /// One cycle's figures and what they decide.
 #[derive(Debug, Clone)]
 pub struct CycleScore {
     /// Re-embedded rows over all rows of the table.
     pub share: f64,
-    /// `[no-migration (the old column, old queries), full-reembed, new-column]`.
+    pub reembedded_rows: i64,
+    pub rows: i64,
+    /// `[no-migration (the old column, old queries), full-reembed, new-column]`, then with
+    /// shims `shim-doc` (every document projected) and `shim-query` (new queries mapped
+    /// into the old column's space). Their names stay the same from cycle to cycle while
+    /// the shim is refitted (its method is in the cycle's `shim`), so each is one series.
     pub paths: Vec<PathResult>,
+    /// The shims' part of the report (`null` without).
+    pub shims: Value,
     pub gate_holds: bool,
     pub decision: &'static str,
 }
@@ -37,17 +58,23 @@ impl CycleScore {
     pub fn to_json(&self, spec: &MigrationSpec) -> Value {
         json!({
             "share": self.share,
+            "reembedded_rows": self.reembedded_rows,
+            "rows": self.rows,
             "decision": self.decision,
             "gate_holds": self.gate_holds,
             "gate": spec.gate,
             "k": spec.eval.k,
             "paths": self.paths.iter().map(|p| p.to_json(spec.eval.k)).collect::<Vec<_>>(),
+            "shim": self.shims,
         })
     }
 }
 
-/// Scores the store's columns on the eval set, and decides.
-pub fn score_store(spec: &MigrationSpec) -> anyhow::Result<CycleScore> {
+/// Scores the store's columns on the eval set (and the shims' paths), and decides.
+pub fn score_store(
+    spec: &MigrationSpec,
+    shims: Option<&ScoringShims>,
+) -> anyhow::Result<CycleScore> {
     let e = &spec.eval;
     let set = EvalSet::open(&e.dataset)?;
     let read = ReadOptions::default();
@@ -92,7 +119,7 @@ pub fn score_store(spec: &MigrationSpec) -> anyhow::Result<CycleScore> {
         0.0
     };
     // The old column with the old model's queries is the `no-migration` baseline itself.
-    let columns = [Column {
+    let mut columns = vec![Column {
         name: "new-column",
         kind: PathKind::Backfill,
         reembedded: share,
@@ -100,7 +127,59 @@ pub fn score_store(spec: &MigrationSpec) -> anyhow::Result<CycleScore> {
         vectors: vectors.view(),
         rows: Some(&rows),
     }];
-    let paths = score_columns(&data, &columns, e.k, e.resamples, e.seed, &Exact)?;
+    let projected = match shims {
+        Some(s) => Some((
+            "shim-doc".to_owned(),
+            s.doc_side.apply(data.old_docs.view(), true)?,
+        )),
+        None => None,
+    };
+    if let Some((name, docs)) = &projected {
+        columns.push(Column {
+            name,
+            kind: PathKind::ShimDoc,
+            reembedded: 0.0,
+            queries: QueryModel::New,
+            vectors: docs.view(),
+            rows: None,
+        });
+    }
+    let mapped = match shims.and_then(|s| s.query_side.as_ref()) {
+        Some(q) => Some((
+            "shim-query".to_owned(),
+            q.apply(data.new_queries.view(), true)?,
+        )),
+        None => None,
+    };
+    if let Some((name, queries)) = &mapped {
+        columns.push(Column {
+            name,
+            kind: PathKind::ShimQuery,
+            reembedded: 0.0,
+            queries: QueryModel::Mapped(queries.view()),
+            vectors: data.old_docs.view(),
+            rows: None,
+        });
+    }
+    let paths = match e.search {
+        Search::Memory => score_columns(&data, &columns, e.k, e.resamples, e.seed, &Exact)?,
+        Search::Exact | Search::Hnsw(_) => {
+            let index = PgSearcher::open_db(&spec.store.old.db)?;
+            let exact = PgSearcher::new(index.clone(), SearchMode::Exact);
+            match e.search {
+                Search::Hnsw(h) => score_columns_against(
+                    &data,
+                    &columns,
+                    e.k,
+                    e.resamples,
+                    e.seed,
+                    &PgSearcher::new(index, SearchMode::Hnsw(h)),
+                    Some(&exact),
+                )?,
+                _ => score_columns(&data, &columns, e.k, e.resamples, e.seed, &exact)?,
+            }
+        }
+    };
     let new = &paths[2];
     let gate_holds = new.retention_ci[0] >= spec.gate.target;
     // Worse than staying put, beyond the noise (the paired interval of the difference
@@ -114,7 +193,10 @@ pub fn score_store(spec: &MigrationSpec) -> anyhow::Result<CycleScore> {
         "continue"
     };
     Ok(CycleScore {
+        shims: shims.map_or(Value::Null, |s| s.report.clone()),
         share,
+        reembedded_rows: reembedded,
+        rows: total,
         paths,
         gate_holds,
         decision,

@@ -49,6 +49,42 @@ struct RawSpec {
     backfill: RawBackfill,
     gate: Gate,
     window: RawWindow,
+    #[serde(default)]
+    cost: RawCost,
+}
+
+/// The cost model's inputs (those of `shimkit eval`; the table's rows are its documents).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCost {
+    #[serde(default = "default_tokens_per_doc")]
+    tokens_per_doc: f64,
+    #[serde(default = "default_usd_per_mtok")]
+    usd_per_mtok: f64,
+    #[serde(default = "default_embed_docs_per_second")]
+    embed_docs_per_second: f64,
+}
+
+impl Default for RawCost {
+    fn default() -> Self {
+        RawCost {
+            tokens_per_doc: default_tokens_per_doc(),
+            usd_per_mtok: default_usd_per_mtok(),
+            embed_docs_per_second: default_embed_docs_per_second(),
+        }
+    }
+}
+
+fn default_tokens_per_doc() -> f64 {
+    shimkit_trainer::eval::CostInputs::default().tokens_per_doc
+}
+
+fn default_usd_per_mtok() -> f64 {
+    shimkit_trainer::eval::CostInputs::default().usd_per_million_tokens
+}
+
+fn default_embed_docs_per_second() -> f64 {
+    shimkit_trainer::eval::CostInputs::default().embed_docs_per_second
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +107,20 @@ struct RawEval {
     resamples: usize,
     #[serde(default)]
     seed: u64,
+    /// Where the cycle's searches run: `memory` (exact, in this process), `exact` (in
+    /// PostgreSQL) or `hnsw` (in PostgreSQL through HNSW, with recall against exact).
+    #[serde(default = "default_search")]
+    search: String,
+    #[serde(default)]
+    hnsw_m: Option<u32>,
+    #[serde(default)]
+    hnsw_ef_construction: Option<u32>,
+    #[serde(default)]
+    ef_search: Option<u32>,
+}
+
+fn default_search() -> String {
+    "memory".into()
 }
 
 fn default_k() -> usize {
@@ -136,6 +186,33 @@ pub struct EvalSpec {
     pub k: usize,
     pub resamples: usize,
     pub seed: u64,
+    pub search: Search,
+}
+
+/// Where a cycle's searches run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Search {
+    /// Exact, in this process (the reference, and the fastest).
+    Memory,
+    /// Exact, in PostgreSQL.
+    Exact,
+    /// Through HNSW indexes in PostgreSQL; each path also reports its recall against exact
+    /// search in PostgreSQL.
+    Hnsw(shimkit_postgres::Hnsw),
+}
+
+impl std::fmt::Display for Search {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Search::Memory => write!(f, "memory"),
+            Search::Exact => write!(f, "exact"),
+            Search::Hnsw(h) => write!(
+                f,
+                "hnsw (m {}, ef_construction {}, ef_search {})",
+                h.m, h.ef_construction, h.ef_search
+            ),
+        }
+    }
 }
 
 /// Where re-embedded vectors arrive, and how fast they are written.
@@ -145,6 +222,26 @@ pub struct BackfillSpec {
     pub rows_per_second: Option<f64>,
     pub shim: Option<PathBuf>,
     pub method: shimkit_trainer::Method,
+}
+
+/// What re-embedding a document costs: the inputs of `shimkit eval`'s cost model.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct CostSpec {
+    pub tokens_per_doc: f64,
+    pub usd_per_mtok: f64,
+    pub embed_docs_per_second: f64,
+}
+
+impl CostSpec {
+    /// The cost model's inputs for a table of `rows` documents.
+    pub fn inputs(&self, rows: u64) -> shimkit_trainer::eval::CostInputs {
+        shimkit_trainer::eval::CostInputs {
+            docs: rows,
+            tokens_per_doc: self.tokens_per_doc,
+            usd_per_million_tokens: self.usd_per_mtok,
+            embed_docs_per_second: self.embed_docs_per_second,
+        }
+    }
 }
 
 /// A calendar date, `YYYY-MM-DD`.
@@ -220,6 +317,7 @@ pub struct MigrationSpec {
     pub gate: Gate,
     /// The planned cutover date.
     pub cutover: Date,
+    pub cost: CostSpec,
 }
 
 impl MigrationSpec {
@@ -331,12 +429,73 @@ impl MigrationSpec {
                 gate.confidence
             )));
         }
+        let hnsw = raw.eval.hnsw_m.is_some()
+            || raw.eval.hnsw_ef_construction.is_some()
+            || raw.eval.ef_search.is_some();
+        let search = match raw.eval.search.as_str() {
+            "memory" | "exact" if hnsw => {
+                return Err(fail(format!(
+                    "eval.hnsw_m, eval.hnsw_ef_construction and eval.ef_search set HNSW's parameters, but eval.search = {:?}",
+                    raw.eval.search
+                )));
+            }
+            "memory" => Search::Memory,
+            "exact" => Search::Exact,
+            "hnsw" => {
+                let d = shimkit_postgres::Hnsw::default();
+                let h = shimkit_postgres::Hnsw {
+                    m: raw.eval.hnsw_m.unwrap_or(d.m),
+                    ef_construction: raw.eval.hnsw_ef_construction.unwrap_or(d.ef_construction),
+                    ef_search: raw.eval.ef_search.unwrap_or(d.ef_search),
+                };
+                // pgvector's own limits.
+                for (key, value, range) in [
+                    ("eval.hnsw_m", h.m, 2..=100),
+                    ("eval.hnsw_ef_construction", h.ef_construction, 4..=1000),
+                    ("eval.ef_search", h.ef_search, 1..=1000),
+                ] {
+                    if !range.contains(&value) {
+                        return Err(fail(format!(
+                            "{key} = {value}: pgvector takes {} to {}",
+                            range.start(),
+                            range.end()
+                        )));
+                    }
+                }
+                if h.ef_construction < 2 * h.m {
+                    return Err(fail(format!(
+                        "eval.hnsw_ef_construction = {}: pgvector needs at least twice eval.hnsw_m ({})",
+                        h.ef_construction, h.m
+                    )));
+                }
+                Search::Hnsw(h)
+            }
+            other => {
+                return Err(fail(format!(
+                    "eval.search = {other:?}: expected \"memory\", \"exact\" or \"hnsw\""
+                )));
+            }
+        };
         let cutover = Date::parse(&raw.window.cutover).ok_or_else(|| {
             fail(format!(
                 "window.cutover = {:?}: expected a date as YYYY-MM-DD",
                 raw.window.cutover
             ))
         })?;
+
+        for (key, value) in [
+            ("cost.tokens_per_doc", raw.cost.tokens_per_doc),
+            ("cost.usd_per_mtok", raw.cost.usd_per_mtok),
+            ("cost.embed_docs_per_second", raw.cost.embed_docs_per_second),
+        ] {
+            let zero_ok = key != "cost.embed_docs_per_second";
+            if !(value.is_finite() && (value > 0.0 || (zero_ok && value == 0.0))) {
+                return Err(fail(format!(
+                    "{key} = {value}: expected a {} number",
+                    if zero_ok { "non-negative" } else { "positive" }
+                )));
+            }
+        }
 
         Ok(MigrationSpec {
             path: path.to_path_buf(),
@@ -348,6 +507,7 @@ impl MigrationSpec {
                 k: raw.eval.k,
                 resamples: raw.eval.resamples,
                 seed: raw.eval.seed,
+                search,
             },
             backfill: BackfillSpec {
                 incoming: anchored(&raw.backfill.incoming),
@@ -357,6 +517,11 @@ impl MigrationSpec {
             },
             gate,
             cutover,
+            cost: CostSpec {
+                tokens_per_doc: raw.cost.tokens_per_doc,
+                usd_per_mtok: raw.cost.usd_per_mtok,
+                embed_docs_per_second: raw.cost.embed_docs_per_second,
+            },
         })
     }
 
@@ -462,6 +627,31 @@ cutover = "2026-12-15"
                 "speed",
             ),
             ("[window]\ncutover = \"2026-12-15\"", "", "window"),
+            (
+                "[window]",
+                "[cost]\nusd_per_mtok = -1\n[window]",
+                "cost.usd_per_mtok",
+            ),
+            (
+                "new_model = \"mpnet\"",
+                "new_model = \"mpnet\"\nsearch = \"faiss\"",
+                "eval.search",
+            ),
+            (
+                "new_model = \"mpnet\"",
+                "new_model = \"mpnet\"\nef_search = 100",
+                "eval.search",
+            ),
+            (
+                "new_model = \"mpnet\"",
+                "new_model = \"mpnet\"\nsearch = \"hnsw\"\nhnsw_m = 1",
+                "eval.hnsw_m",
+            ),
+            (
+                "[window]",
+                "[cost]\nembed_docs_per_second = 0\n[window]",
+                "cost.embed_docs_per_second",
+            ),
         ];
         for (from, to, expected) in cases {
             assert!(GOOD.contains(from), "{from}");

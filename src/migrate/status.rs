@@ -6,10 +6,13 @@
 //! `recall@10`, `retention_ndcg@10`, `ci95_retention_ndcg@10`). It is a public
 //! interface: keys are added, never renamed.
 
+use anyhow::Context;
 use serde_json::{Value, json};
-use shimkit_postgres::migration::{CycleRecord, EventRecord};
+use shimkit_postgres::Session;
+use shimkit_postgres::migration::{CycleRecord, EventRecord, History};
 
 use super::MigrationSpec;
+use super::spec::CostSpec;
 
 /// The history of one migration.
 #[derive(Debug, Clone)]
@@ -19,9 +22,21 @@ pub struct Status {
     pub plan: Value,
     pub cycles: Vec<CycleRecord>,
     pub events: Vec<EventRecord>,
+    pub cost: CostSpec,
 }
 
 impl Status {
+    /// `spec`'s migration with no cycle and no event.
+    pub fn empty(spec: &MigrationSpec) -> Status {
+        Status {
+            key: spec.key(),
+            plan: plan(spec),
+            cycles: Vec::new(),
+            events: Vec::new(),
+            cost: spec.cost,
+        }
+    }
+
     /// Whether the last cycle found the gate holding (no cycle: it does not).
     pub fn gate_holds(&self) -> bool {
         self.cycles
@@ -62,6 +77,28 @@ impl Status {
             "cycles": cycles,
             "events": self.events,
             "cut_over": self.cut_over(),
+            "cost": self.cost_so_far(),
+        })
+    }
+
+    /// The re-embed's cost spent and to go, at the last cycle's row counts, by the cost
+    /// model of `shimkit eval` (`null` before the first cycle).
+    pub fn cost_so_far(&self) -> Value {
+        let Some(last) = self.cycles.last() else {
+            return Value::Null;
+        };
+        let count = |key: &str| last.report.get(key).and_then(Value::as_i64);
+        let (Some(done), Some(rows)) = (count("reembedded_rows"), count("rows")) else {
+            return Value::Null;
+        };
+        let inputs = self.cost.inputs(rows.max(0) as u64);
+        let of =
+            |docs: i64| shimkit_trainer::eval::ReembedCost::of_docs(&inputs, docs.max(0) as f64);
+        json!({
+            "inputs": self.cost,
+            "rows": rows,
+            "spent": of(done),
+            "to_go": of(rows - done),
         })
     }
 
@@ -104,12 +141,26 @@ impl Status {
                         format!("[{:.3}, {:.3}]", f(0), f(1))
                     })
                     .unwrap_or_default();
+                let ann = first_number(p, "ann_recall@")
+                    .map(|r| format!("  ANN recall {r:.3}"))
+                    .unwrap_or_default();
                 out.push_str(&format!(
-                    "    {name:<28} nDCG {:.4}  retention {:.3} {ci}\n",
+                    "    {name:<28} nDCG {:.4}  retention {:.3} {ci}{ann}\n",
                     ndcg.unwrap_or(f64::NAN),
                     retention.unwrap_or(f64::NAN)
                 ));
             }
+        }
+        let cost = self.cost_so_far();
+        if !cost.is_null() {
+            let f = |side: &str, key: &str| cost[side][key].as_f64().unwrap_or(f64::NAN);
+            out.push_str(&format!(
+                "cost       spent ${:.2} ({:.1} h of embedding); to go ${:.2} ({:.1} h)\n",
+                f("spent", "usd"),
+                f("spent", "hours"),
+                f("to_go", "usd"),
+                f("to_go", "hours")
+            ));
         }
         for e in &self.events {
             out.push_str(&format!(
@@ -139,6 +190,7 @@ pub fn plan(spec: &MigrationSpec) -> Value {
         "k": spec.eval.k,
         "resamples": spec.eval.resamples,
         "seed": spec.eval.seed,
+        "search": spec.eval.search.to_string(),
         "incoming": spec.backfill.incoming.display().to_string(),
         "rows_per_second": spec.backfill.rows_per_second,
         "shim": spec.backfill.shim.as_ref().map(|p| p.display().to_string()),
@@ -154,4 +206,17 @@ fn first_number(path: &Value, prefix: &str) -> Option<f64> {
         .iter()
         .find(|(k, _)| k.starts_with(prefix))
         .and_then(|(_, v)| v.as_f64())
+}
+
+/// The migration's history in its database, and what it says.
+pub fn open(spec: &MigrationSpec) -> anyhow::Result<(History, Status)> {
+    let session = Session::open(&spec.store.old.db)
+        .with_context(|| format!("opening the database of {}", spec.path.display()))?;
+    let mut history = History::open(session, &spec.key())?;
+    let status = Status {
+        cycles: history.cycles()?,
+        events: history.events()?,
+        ..Status::empty(spec)
+    };
+    Ok((history, status))
 }

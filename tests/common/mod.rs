@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod engine;
+pub mod migration;
 pub mod pg;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -165,4 +166,26 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
         .unwrap_or_else(|| panic!("no {name} header"))
+}
+
+/// Debian's headless Chromium (`SHIMKIT_CHROMIUM`, else `/usr/bin/chromium`). Without it the
+/// caller's test says so and passes, unless `SHIMKIT_REQUIRE_CHROMIUM=1` (CI sets it).
+pub fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("SHIMKIT_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("SHIMKIT_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
+        panic!(
+            "SHIMKIT_REQUIRE_CHROMIUM=1 but no Chromium at {}",
+            path.display()
+        );
+    }
+    eprintln!(
+        "skipped: no Chromium at {} (apt-get install chromium, or set SHIMKIT_CHROMIUM)",
+        path.display()
+    );
+    None
 }

@@ -67,7 +67,7 @@ pub use shimkit_data::normalize_rows;
 #[cfg(feature = "train")]
 pub use fit::{
     Candidate, FitConfig, FitOutcome, GRID_ROWS, PairAccumulator, TIE, build, choose, fit,
-    fit_peak_bytes, human_bytes, mean_cosine, parameters, split,
+    fit_peak_bytes, human_bytes, mean_cosine, mean_row_cosine, parameters, split,
 };
 #[cfg(feature = "train")]
 pub use linalg::{sym_eigen, thin_svd};

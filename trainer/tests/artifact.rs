@@ -197,7 +197,9 @@ fn adapter_shims_round_trip_bit_exact_as_format_version_2() {
             temperature: 10.0,
         }
         .into(),
-        shimkit_trainer::mlp::MlpConfig::default().params(3).into(),
+        shimkit_trainer::mlp::MlpConfig::default()
+            .params(3, None)
+            .into(),
     ];
     for (adapter, params) in [kernel, cluster, mlp].into_iter().zip(params) {
         let mut s = shim();

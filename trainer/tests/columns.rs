@@ -7,27 +7,32 @@ use std::path::{Path, PathBuf};
 use shimkit_data::{EvalSet, ReadOptions, Split};
 use shimkit_trainer::Method;
 use shimkit_trainer::eval::{
-    Column, EvalConfig, EvalData, Exact, PathKind, QueryModel, ShimKey, Side, evaluate,
-    score_columns,
+    Column, Docs, EvalConfig, EvalData, Exact, PathKind, QueryModel, Ranking, Searcher, ShimKey,
+    Side, evaluate, score_columns, score_columns_against,
 };
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-#[test]
-fn a_column_holding_a_paths_documents_gets_that_paths_figures() {
+/// The Cranfield set, minilm → mpnet, aligned as `eval` aligns it.
+fn cranfield() -> (EvalData, shimkit_trainer::eval::AlignNotes) {
     let set = EvalSet::open(root().join("data/cranfield")).unwrap();
     let read = ReadOptions::default();
     let load = |m: &str, s| set.load(m, s, &read).unwrap();
-    let (data, notes) = EvalData::align(
+    EvalData::align(
         &load("minilm", Split::Corpus),
         &load("mpnet", Split::Corpus),
         &load("minilm", Split::Queries),
         &load("mpnet", Split::Queries),
         &set.qrels().unwrap(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn a_column_holding_a_paths_documents_gets_that_paths_figures() {
+    let (data, notes) = cranfield();
     let cfg = EvalConfig {
         methods: vec![Method::Ridge],
         resamples: 300,
@@ -42,6 +47,16 @@ fn a_column_holding_a_paths_documents_gets_that_paths_figures() {
     };
     let (_, shim) = evaluation.shims.iter().find(|(k, _)| *k == key).unwrap();
     let projected = shim.apply(data.old_docs.view(), true).unwrap();
+    let query_key = ShimKey {
+        side: Side::Query,
+        method: Method::Ridge,
+    };
+    let (_, query_shim) = evaluation
+        .shims
+        .iter()
+        .find(|(k, _)| *k == query_key)
+        .unwrap();
+    let mapped = query_shim.apply(data.new_queries.view(), true).unwrap();
     // Half the documents have no vector in this column.
     let rows: Vec<u32> = (0..data.doc_ids.len() as u32)
         .filter(|r| r % 2 == 0)
@@ -75,6 +90,14 @@ fn a_column_holding_a_paths_documents_gets_that_paths_figures() {
             vectors: half.view(),
             rows: Some(&rows),
         },
+        Column {
+            name: "mapped-queries",
+            kind: PathKind::ShimQuery,
+            reembedded: 0.0,
+            queries: QueryModel::Mapped(mapped.view()),
+            vectors: data.old_docs.view(),
+            rows: None,
+        },
     ];
     let scored = score_columns(&data, &columns, cfg.k, cfg.resamples, cfg.seed, &Exact).unwrap();
     let same = |a: &shimkit_trainer::eval::PathResult, b: &shimkit_trainer::eval::PathResult| {
@@ -92,6 +115,7 @@ fn a_column_holding_a_paths_documents_gets_that_paths_figures() {
     same(&scored[1], report.path("full-reembed").unwrap());
     same(&scored[2], report.path("shim-doc:ridge").unwrap());
     same(&scored[3], report.path("no-migration").unwrap());
+    same(&scored[5], report.path("shim-query:ridge").unwrap());
     // Without half its documents a column finds less.
     assert!(
         scored[4].recall < scored[2].recall,
@@ -103,4 +127,46 @@ fn a_column_holding_a_paths_documents_gets_that_paths_figures() {
         scored[2].to_json(10)["retention_ndcg@10"],
         scored[2].retention
     );
+}
+
+/// A searcher that loses each query's best hit: an index whose recall@k is (k-1)/k.
+struct LosesTheBest;
+
+impl Searcher for LosesTheBest {
+    fn search(
+        &self,
+        queries: ndarray::ArrayView2<'_, f32>,
+        docs: Docs<'_>,
+        k: usize,
+    ) -> shimkit_trainer::Result<Vec<Ranking>> {
+        let mut found = Exact.search(queries, docs, k + 1)?;
+        for ranking in &mut found {
+            ranking.remove(0);
+            ranking.truncate(k);
+        }
+        Ok(found)
+    }
+}
+
+#[test]
+fn each_columns_recall_against_exact_search_is_reported_for_an_approximate_index() {
+    let (data, _) = cranfield();
+    let columns = [Column {
+        name: "new",
+        kind: PathKind::Backfill,
+        reembedded: 1.0,
+        queries: QueryModel::New,
+        vectors: data.new_docs.view(),
+        rows: None,
+    }];
+    let exact = score_columns(&data, &columns, 10, 200, 0, &Exact).unwrap();
+    assert!(exact.iter().all(|p| p.ann_recall.is_none()));
+    let lossy =
+        score_columns_against(&data, &columns, 10, 200, 0, &LosesTheBest, Some(&Exact)).unwrap();
+    for p in &lossy {
+        let recall = p.ann_recall.unwrap();
+        assert!((recall - 0.9).abs() < 1e-12, "{}: {recall}", p.name);
+    }
+    // The figures are the approximate index's: losing the best hit costs nDCG.
+    assert!(lossy[2].ndcg < exact[2].ndcg);
 }

@@ -15,7 +15,11 @@ pub struct PgSearcher {
 impl PgSearcher {
     pub fn open(url: &str) -> anyhow::Result<Arc<Mutex<SearchIndex>>> {
         let db = shimkit_postgres::Database::parse(url).context("--search")?;
-        Ok(Arc::new(Mutex::new(SearchIndex::open(&db)?)))
+        Self::open_db(&db)
+    }
+
+    pub fn open_db(db: &shimkit_postgres::Database) -> anyhow::Result<Arc<Mutex<SearchIndex>>> {
+        Ok(Arc::new(Mutex::new(SearchIndex::open(db)?)))
     }
 
     pub fn new(index: Arc<Mutex<SearchIndex>>, mode: SearchMode) -> Self {

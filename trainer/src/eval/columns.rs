@@ -15,15 +15,19 @@ use super::config::MIN_DEPTH;
 use super::data::EvalData;
 use super::paths::Path;
 use super::report::{PathKind, PathResult};
+use super::run::recall_at;
 use super::scoring::{score_all, summarise};
 use super::searcher::{Docs, Searcher};
 use crate::error::Result;
 
 /// Whose queries search a column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueryModel {
+#[derive(Debug, Clone, Copy)]
+pub enum QueryModel<'a> {
     Old,
     New,
+    /// The new model's queries mapped into the column's space (a query-side shim), one
+    /// row a query of `data`, unit length.
+    Mapped(ArrayView2<'a, f32>),
 }
 
 /// One document set to score.
@@ -33,7 +37,7 @@ pub struct Column<'a> {
     pub kind: PathKind,
     /// Share of the corpus it holds re-embedded by the new model.
     pub reembedded: f64,
-    pub queries: QueryModel,
+    pub queries: QueryModel<'a>,
     /// Unit-length vectors; with `rows`, the corpus documents (rows of `data`) they are.
     pub vectors: ArrayView2<'a, f32>,
     /// Which of `data`'s documents the vectors are, when not all of them (a document with
@@ -50,18 +54,35 @@ pub fn score_columns(
     seed: u64,
     searcher: &dyn Searcher,
 ) -> Result<Vec<PathResult>> {
+    score_columns_against(data, columns, k, resamples, seed, searcher, None)
+}
+
+/// [`score_columns`] with `searcher` an approximate index, and each path's recall@k
+/// against `exact` search of the same documents (`ann_recall`), as `evaluate_against`
+/// reports it. The metrics are the approximate index's.
+pub fn score_columns_against(
+    data: &EvalData,
+    columns: &[Column<'_>],
+    k: usize,
+    resamples: usize,
+    seed: u64,
+    searcher: &dyn Searcher,
+    exact: Option<&dyn Searcher>,
+) -> Result<Vec<PathResult>> {
     let depth = k.max(MIN_DEPTH);
-    let search = |name: &str, queries, vectors, rows| {
-        searcher.search(
-            queries,
-            Docs {
-                name,
-                vectors,
-                rows,
-                offsets: None,
-            },
-            depth,
-        )
+    let mut recalls = Vec::new();
+    let mut search = |name: &str, queries: ArrayView2<'_, f32>, vectors, rows| {
+        let docs = Docs {
+            name,
+            vectors,
+            rows,
+            offsets: None,
+        };
+        let hits = searcher.search(queries, docs, depth)?;
+        if let Some(exact) = exact {
+            recalls.push(recall_at(&hits, &exact.search(queries, docs, depth)?, k));
+        }
+        Ok::<_, crate::TrainError>(hits)
     };
     let none_hits = search("old", data.old_queries.view(), data.old_docs.view(), None)?;
     let full_hits = search("new", data.new_queries.view(), data.new_docs.view(), None)?;
@@ -101,6 +122,22 @@ pub fn score_columns(
         let queries = match c.queries {
             QueryModel::Old => data.old_queries.view(),
             QueryModel::New => data.new_queries.view(),
+            QueryModel::Mapped(q) => {
+                if q.dim() != (data.query_ids.len(), c.vectors.ncols()) {
+                    return Err(crate::TrainError::Invalid {
+                        what: "queries",
+                        message: format!(
+                            "{}: {} mapped queries of {} dimensions for {} queries and documents of {}",
+                            c.name,
+                            q.nrows(),
+                            q.ncols(),
+                            data.query_ids.len(),
+                            c.vectors.ncols()
+                        ),
+                    });
+                }
+                q
+            }
         };
         let hits = search(c.name, queries, c.vectors, c.rows)?;
         let scores = score_all(&hits, &full_hits, data, k);
@@ -111,6 +148,11 @@ pub fn score_columns(
             &none_ndcg,
             &resamples,
         ));
+    }
+    if exact.is_some() {
+        for (r, recall) in out.iter_mut().zip(recalls) {
+            r.ann_recall = Some(recall);
+        }
     }
     Ok(out)
 }

@@ -50,6 +50,24 @@ pub struct ReembedCost {
     pub hours: f64,
 }
 
+impl ReembedCost {
+    /// Re-embedding `docs` documents at `inputs`' tokens, price and throughput (`fraction`
+    /// is of `inputs.docs`).
+    pub fn of_docs(inputs: &CostInputs, docs: f64) -> ReembedCost {
+        let tokens = docs * inputs.tokens_per_doc;
+        ReembedCost {
+            fraction: if inputs.docs > 0 {
+                docs / inputs.docs as f64
+            } else {
+                0.0
+            },
+            tokens,
+            usd: tokens / 1e6 * inputs.usd_per_million_tokens,
+            hours: docs / inputs.embed_docs_per_second.max(f64::MIN_POSITIVE) / 3600.0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CostReport {
     pub inputs: CostInputs,
@@ -64,15 +82,9 @@ impl CostReport {
     pub fn new(inputs: CostInputs, measured: ShimTimings, fractions: &[f64]) -> Self {
         let reembed = std::iter::once(1.0)
             .chain(fractions.iter().copied())
-            .map(|fraction| {
-                let docs = inputs.docs as f64 * fraction;
-                let tokens = docs * inputs.tokens_per_doc;
-                ReembedCost {
-                    fraction,
-                    tokens,
-                    usd: tokens / 1e6 * inputs.usd_per_million_tokens,
-                    hours: docs / inputs.embed_docs_per_second.max(f64::MIN_POSITIVE) / 3600.0,
-                }
+            .map(|fraction| ReembedCost {
+                fraction,
+                ..ReembedCost::of_docs(&inputs, inputs.docs as f64 * fraction)
             })
             .collect();
         let shim_project_hours = if measured.project_vectors_per_second > 0.0 {

@@ -36,7 +36,7 @@ mod shims;
 mod timing;
 
 pub use bootstrap::Resamples;
-pub use columns::{Column, QueryModel, score_columns};
+pub use columns::{Column, QueryModel, score_columns, score_columns_against};
 pub use config::{EvalConfig, RRF_K, default_train_pairs, sample_order};
 pub use cost::{CostInputs, CostReport, ReembedCost, ShimTimings};
 pub use csls::{CSLS_K, csls_offsets};

@@ -215,7 +215,7 @@ fn build_paths(ctx: &Context<'_>) -> Result<Vec<Path>> {
 }
 
 /// Mean over queries of the share of the exact top k the approximate top k holds.
-fn recall_at(approximate: &[Ranking], exact: &[Ranking], k: usize) -> f64 {
+pub(super) fn recall_at(approximate: &[Ranking], exact: &[Ranking], k: usize) -> f64 {
     let per_query = approximate.iter().zip(exact).map(|(a, e)| {
         let want: Vec<u32> = e.iter().take(k).map(|h| h.doc).collect();
         if want.is_empty() {

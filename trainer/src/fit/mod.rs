@@ -25,7 +25,7 @@ mod wire;
 pub use accumulate::{GRID_ROWS, PairAccumulator};
 pub use choose::{build, choose, parameters};
 pub use memory::{fit_peak_bytes, human as human_bytes};
-pub use score::{TIE, mean_cosine};
+pub use score::{TIE, mean_cosine, mean_row_cosine};
 
 use adapters::with_own_affine;
 

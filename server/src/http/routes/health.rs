@@ -41,9 +41,9 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: at least one shim is loaded, and the key file (if any) loaded. Which files
-/// failed, and why, is shown to callers with a valid key (or to everyone when the server
-/// has no keys); others see only how many failed.
+/// Readiness: at least one shim is loaded (or a migration is shown), and the key file (if
+/// any) loaded. Which files failed, and why, is shown to callers with a valid key (or to
+/// everyone when the server has no keys); others see only how many failed.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Ready), (status = 503, body = Ready)))]
 pub async fn readyz(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -51,7 +51,7 @@ pub async fn readyz(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Respo
     let keys = s.keys.load();
     let status = if keys.failure().is_some() {
         "the API key file failed to load"
-    } else if snap.shims.is_empty() {
+    } else if snap.shims.is_empty() && s.migration.is_none() {
         "no shims loaded"
     } else {
         "ready"

@@ -13,6 +13,7 @@ use crate::state::AppState;
 
 mod aliases;
 mod health;
+mod migration;
 mod project;
 mod reload;
 mod shims;
@@ -43,6 +44,8 @@ pub const ROUTES: &[Route] = &[
     aliases::READ,
     aliases::ADMIN,
     reload::ROUTE,
+    migration::PAGE_ROUTE,
+    migration::DATA_ROUTE,
 ];
 
 /// File I/O and big projections, off the async workers.

@@ -81,11 +81,20 @@ pub struct MlpParams {
     pub batch: usize,
     pub contrastive_weight: f64,
     pub temperature: f64,
+    /// λ of W₂'s closed-form start (a ridge of the affine part's residual on the hidden
+    /// units), chosen on held-out pairs; `None`: W₂ started at zero, at the ridge map
+    /// (which held-out pairs preferred, or a shim fitted before the start existed).
+    #[serde(default)]
+    pub start_ridge: Option<f64>,
 }
 
 impl std::fmt::Display for MlpParams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} hidden units, {} epochs", self.hidden, self.epochs)
+        write!(f, "{} hidden units, {} epochs", self.hidden, self.epochs)?;
+        match self.start_ridge {
+            Some(l) => write!(f, ", W₂ from the residual's ridge (λ {l})"),
+            None => write!(f, ", from ridge"),
+        }
     }
 }
 

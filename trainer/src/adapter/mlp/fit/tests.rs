@@ -24,7 +24,17 @@ fn before_training_it_is_exactly_the_ridge_map() {
     let x = unit(100, 6, 1);
     let y = target(&x);
     let base = ridge_of(&x, &y);
-    let t = train(x.view(), y.view(), None, &base, &MlpConfig::default(), 0, 3).unwrap();
+    let t = train(
+        x.view(),
+        y.view(),
+        None,
+        &base,
+        &MlpConfig::default(),
+        0,
+        3,
+        Start::Given(None),
+    )
+    .unwrap();
     let want = project(
         x.view(),
         base.weight.mapv(|v| v as f32).view(),
@@ -54,6 +64,7 @@ fn training_beats_ridge_on_held_out_pairs_and_repeats_with_its_seed() {
         &cfg,
         cfg.epochs,
         5,
+        Start::Choose,
     )
     .unwrap();
     let ridge_pred = project(
@@ -64,9 +75,10 @@ fn training_beats_ridge_on_held_out_pairs_and_repeats_with_its_seed() {
     let before = crate::fit::score::mean_row_cosine(ridge_pred.view(), yv.view());
     let after = crate::fit::score::mean_row_cosine(t.mlp.apply(xv.view()).view(), yv.view());
     assert!(
-        t.epochs > 0 && after > before + 0.01,
-        "ridge {before}, mlp {after} at epoch {}",
-        t.epochs
+        (t.epochs > 0 || t.start_ridge.is_some()) && after > before + 0.01,
+        "ridge {before}, mlp {after} at epoch {} from {:?}",
+        t.epochs,
+        t.start_ridge
     );
     let again = train(
         x.view(),
@@ -76,6 +88,7 @@ fn training_beats_ridge_on_held_out_pairs_and_repeats_with_its_seed() {
         &cfg,
         cfg.epochs,
         5,
+        Start::Choose,
     )
     .unwrap();
     assert_eq!(again.mlp, t.mlp, "same seed, same weights on CPU");
@@ -129,5 +142,27 @@ fn the_loss_gradient_matches_finite_differences() {
             (numeric - analytic).abs() < tol,
             "w1[{i},{j}]: {numeric} vs {analytic}"
         );
+    }
+}
+
+#[test]
+fn the_closed_form_start_solves_its_normal_equations() {
+    let x = unit(300, 6, 4);
+    let y = target(&x);
+    let w1 = Array2::from_shape_fn((6, 20), |(i, j)| ((i * 20 + j) as f32 * 0.37).sin());
+    let c = Array1::from_shape_fn(20, |j| (j as f32 * 0.11).cos() * 0.1);
+    let h = hidden_units(x.view(), &w1, &c);
+    let r = y.clone();
+    for (lambda, w) in closed_form_starts(&h, &r, &[1e-2, 1.0]).unwrap() {
+        // (HᵀH + λ·m̄·I)·W = HᵀR, in f64, by the slow obvious products.
+        let h64 = h.mapv(f64::from);
+        let gram = h64.t().dot(&h64);
+        let mean = (0..20).map(|i| gram[[i, i]]).sum::<f64>() / 20.0;
+        let w64 = w.mapv(f64::from);
+        let lhs = gram.dot(&w64) + &(w64.clone() * (lambda * mean));
+        let rhs = h64.t().dot(&r.mapv(f64::from));
+        let err = (&lhs - &rhs).iter().map(|v| v.abs()).fold(0.0, f64::max);
+        let scale = rhs.iter().map(|v| v.abs()).fold(0.0, f64::max);
+        assert!(err <= 1e-4 * scale, "λ {lambda}: {err} against {scale}");
     }
 }
