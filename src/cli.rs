@@ -254,15 +254,24 @@ pub struct GenArgs {
 #[derive(Debug, Args)]
 #[command(
     after_help = "Example (doc-side: project stored minilm vectors into mpnet's space):\n  \
-    shimkit fit --old data/cranfield/corpus.minilm.parquet --new data/cranfield/corpus.mpnet.parquet --out minilm-to-mpnet.safetensors"
+    shimkit fit --old data/cranfield/corpus.minilm.parquet --new data/cranfield/corpus.mpnet.parquet --out minilm-to-mpnet.safetensors\n\n\
+    Example (query-side, with query pairs from a log):\n  \
+    shimkit fit --direction new-to-old --old data/cranfield/corpus.minilm.parquet --new data/cranfield/corpus.mpnet.parquet \\\n    \
+    --query-pairs log.minilm.parquet log.mpnet.parquet --out mpnet-to-minilm.safetensors"
 )]
 pub struct FitArgs {
     /// Old-model embeddings: a Parquet file or a directory of them (repeatable).
-    #[arg(long, required = true, num_args = 1..)]
+    #[arg(long, required_unless_present = "query_pairs", num_args = 1..)]
     pub old: Vec<PathBuf>,
     /// New-model embeddings of (some of) the same ids (repeatable).
-    #[arg(long, required = true, num_args = 1..)]
+    #[arg(long, required_unless_present = "query_pairs", num_args = 1..)]
     pub new: Vec<PathBuf>,
+    /// Queries embedded by both models (the old model's table, then the new one's), for a
+    /// query-side shim (--direction new-to-old): fitted with the document pairs of --old
+    /// and --new, the queries given the share of the weight that scores best on held-out
+    /// query pairs, or alone without --old and --new.
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
+    pub query_pairs: Option<Vec<PathBuf>>,
     /// ridge, procrustes, lowrank, kernel (ridge plus an RBF kernel residual), cluster
     /// (per-cluster affine maps, soft-blended), mlp (a residual MLP trained from ridge), or
     /// auto (the best on held-out pairs).
@@ -567,6 +576,11 @@ pub struct EvalOptions {
     /// the bias adds the same prior b·d to every document's score, which can favour hubs.
     #[arg(long)]
     pub no_query_bias: bool,
+    /// Also fit query-side shims with query pairs, the scored queries' own (paths
+    /// shim-query-qp:<method>): cross-fitted over K folds of them, so that no query is
+    /// scored by a shim fitted on it (K = 2: half the queries as pairs).
+    #[arg(long, value_name = "K")]
+    pub query_pair_folds: Option<usize>,
     /// Write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,

@@ -238,6 +238,17 @@ fn eval_errors_name_what_is_wrong_and_write_nothing() {
             vec!["--old", "minilm", "--new", "mpnet", "--train-pairs", "20"],
             "too few",
         ),
+        (
+            vec![
+                "--old",
+                "minilm",
+                "--new",
+                "mpnet",
+                "--query-pair-folds",
+                "1",
+            ],
+            "--query-pair-folds: 1 folds of 225 scored queries",
+        ),
     ];
     for (args, want) in cases {
         let dataset = cranfield();
@@ -440,4 +451,65 @@ fn a_method_that_cannot_be_fitted_is_left_out_and_alone_it_is_an_error() {
         text(&out)
     );
     assert!(!json.exists());
+}
+
+#[test]
+fn query_pair_folds_add_cross_fitted_paths_and_their_gains() {
+    let d = tempfile::tempdir().unwrap();
+    let json = d.path().join("r.json");
+    let out = shimkit(&[
+        "eval",
+        "--dataset",
+        &cranfield(),
+        "--old",
+        "minilm",
+        "--new",
+        "mpnet",
+        "--methods",
+        "ridge,cluster",
+        "--train-pairs",
+        "700",
+        "--resamples",
+        "200",
+        "--curve",
+        "100",
+        "--query-pair-folds",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("query pairs (2 folds of the scored queries"),
+        "{}",
+        text(&out)
+    );
+    let r = read_json(&json);
+    let q = &r["query_pairs"];
+    assert_eq!(q["folds"], 2);
+    let folds = q["per_fold"].as_array().unwrap();
+    let held: u64 = folds.iter().map(|f| f["held_out"].as_u64().unwrap()).sum();
+    assert_eq!(held, 225, "every scored query is held out of one fold");
+    for f in folds {
+        // Each fold fits on the other fold's queries, with the 700 training documents.
+        assert_eq!(
+            f["share"]["query_pairs"].as_u64().unwrap() + f["held_out"].as_u64().unwrap(),
+            225
+        );
+        assert_eq!(f["share"]["doc_pairs"], 700);
+    }
+    for method in ["ridge", "cluster"] {
+        let with = path(&r, &format!("shim-query-qp:{method}"));
+        let without = path(&r, &format!("shim-query:{method}"));
+        assert_eq!(with["kind"], "shim-query");
+        let gain = q["gains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["path"] == format!("shim-query-qp:{method}"))
+            .unwrap();
+        let delta = with["ndcg@10"].as_f64().unwrap() - without["ndcg@10"].as_f64().unwrap();
+        assert!((gain["delta_ndcg"].as_f64().unwrap() - delta).abs() < 1e-9);
+        assert_eq!(gain["retention"], with["retention_ndcg@10"]);
+    }
 }

@@ -542,3 +542,139 @@ fn landmarks_flag_fixes_the_kernel_landmark_count() {
     assert!(stderr(&bad).contains("--landmarks"), "{}", stderr(&bad));
     assert!(!p(&d, "bad.safetensors").exists());
 }
+
+#[test]
+fn query_pairs_fit_a_query_side_shim_with_or_without_documents() {
+    let d = tempfile::tempdir().unwrap();
+    let shim = p(&d, "q.safetensors");
+    let (q_old, q_new) = (
+        cranfield("queries.minilm.parquet"),
+        cranfield("queries.mpnet.parquet"),
+    );
+    let (old, new) = cranfield_pair();
+    let r = fit_json(&[
+        "--old",
+        &old,
+        "--new",
+        &new,
+        "--direction",
+        "new-to-old",
+        "--method",
+        "ridge",
+        "--query-pairs",
+        &q_old,
+        &q_new,
+        "--out",
+        shim.to_str().unwrap(),
+    ]);
+    let q = &r["query_pairs"];
+    assert_eq!(q["query_pairs"], 225);
+    assert_eq!(q["doc_pairs"], 1400);
+    assert_eq!(q["folds"], 5);
+    assert_eq!(q["scores"].as_array().unwrap().len(), 5);
+    let share = q["share"].as_f64().unwrap();
+    let best = q["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["heldout_cosine"].as_f64().unwrap())
+        .fold(f64::MIN, f64::max);
+    let chosen = q["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["share"].as_f64() == Some(share))
+        .unwrap();
+    assert_eq!(chosen["heldout_cosine"].as_f64().unwrap(), best);
+    // The repeats give the share: query rows over all rows.
+    let (qr, dr) = (
+        q["query_repeat"].as_f64().unwrap(),
+        q["doc_repeat"].as_f64().unwrap(),
+    );
+    let achieved = 225.0 * qr / (225.0 * qr + 1400.0 * dr);
+    assert!((q["achieved"].as_f64().unwrap() - achieved).abs() < 1e-12);
+    let loaded = shimkit_trainer::artifact::load(&shim).unwrap();
+    assert_eq!((loaded.source_dim(), loaded.target_dim()), (768, 384));
+    assert_eq!(loaded.meta.source_model, "mpnet");
+
+    // The query pairs alone: all the weight, nothing to choose; the models named from them.
+    let alone = p(&d, "alone.safetensors");
+    let r = fit_json(&[
+        "--direction",
+        "new-to-old",
+        "--method",
+        "ridge",
+        "--query-pairs",
+        &q_old,
+        &q_new,
+        "--out",
+        alone.to_str().unwrap(),
+    ]);
+    assert_eq!(r["query_pairs"]["share"], 1.0);
+    assert_eq!(r["query_pairs"]["folds"], 0);
+    assert_eq!(r["source"]["model"], "mpnet");
+    assert!(alone.exists());
+
+    // Refused, with nothing written: the doc side, query tables the wrong way round, query
+    // tables that share no id.
+    let refused = p(&d, "refused.safetensors");
+    let strangers = p(&d, "strangers.parquet");
+    let ids: Vec<String> = (0..60).map(|i| format!("log-{i}")).collect();
+    write(&strangers, &ids, &Array2::from_elem((60, 768), 0.1));
+    let strangers = strangers.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec![
+                "--old",
+                &old,
+                "--new",
+                &new,
+                "--query-pairs",
+                &q_old,
+                &q_new,
+            ],
+            "add --direction new-to-old",
+        ),
+        (
+            vec![
+                "--old",
+                &old,
+                "--new",
+                &new,
+                "--direction",
+                "new-to-old",
+                "--query-pairs",
+                &q_new,
+                &q_old,
+            ],
+            "the query pairs are 384-d → 768-d but the document pairs 768-d → 384-d",
+        ),
+        (
+            vec![
+                "--old",
+                &old,
+                "--new",
+                &new,
+                "--direction",
+                "new-to-old",
+                "--query-pairs",
+                &q_old,
+                strangers,
+            ],
+            "no id is in both tables",
+        ),
+    ] {
+        let mut all = vec![
+            "fit",
+            "--method",
+            "ridge",
+            "--out",
+            refused.to_str().unwrap(),
+        ];
+        all.extend(args);
+        let out = shimkit(&all);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+        assert!(!refused.exists());
+    }
+}

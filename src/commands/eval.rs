@@ -95,6 +95,7 @@ pub fn run_eval(
         target: opts.gate.unwrap_or(0.95),
         csls: opts.csls,
         no_query_bias: opts.no_query_bias,
+        query_pair_folds: opts.query_pair_folds,
         landmarks: opts.landmarks.landmarks()?,
         cost: CostInputs {
             docs: opts.cost_docs,

@@ -9,6 +9,7 @@ use serde_json::json;
 use shimkit_data::{
     AlignedItem, AlignedReader, BatchReader, ReadOptions, TableSource, pair_tables,
 };
+use shimkit_trainer::query_pairs::{self, Pairs, QueryShare};
 use shimkit_trainer::{Direction, FitConfig, FitOutcome, PairAccumulator, Shim, artifact};
 
 use crate::cli::{FitArgs, parse_auto};
@@ -44,27 +45,42 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         ..cfg
     };
     cfg.validate()?;
-    let old_location = Location::parse(&args.old, "--old")?;
-    let new_location = Location::parse(&args.new, "--new")?;
+    // Without document pairs, the query pairs' tables name the models.
+    let (old_paths, new_paths) = match &args.query_pairs {
+        Some(q) if args.old.is_empty() => (&q[..1], &q[1..]),
+        _ => (&args.old[..], &args.new[..]),
+    };
+    let old_location = Location::parse(old_paths, "--old")?;
+    let new_location = Location::parse(new_paths, "--new")?;
     let name_of = |location: &Location, paths: &[std::path::PathBuf]| match location {
         Location::Postgres(t) => format!("{}.{}", t.table.name, t.vector),
-        Location::Files(_) => model_name(&paths[0]),
+        Location::Files(_) => paths.first().map(|p| model_name(p)).unwrap_or_default(),
     };
     let old_name = args
         .old_name
         .clone()
-        .unwrap_or_else(|| name_of(&old_location, &args.old));
+        .unwrap_or_else(|| name_of(&old_location, old_paths));
     let new_name = args
         .new_name
         .clone()
-        .unwrap_or_else(|| name_of(&new_location, &args.new));
+        .unwrap_or_else(|| name_of(&new_location, new_paths));
     let (source, target) = match args.direction {
         Direction::OldToNew => (&old_name, &new_name),
         Direction::NewToOld => (&new_name, &old_name),
     };
     let bar = rows_bar(0, quiet, "fitting");
     let columns = args.columns.columns();
+    let mut with_queries = None;
     let fitted = match (&old_location, &new_location) {
+        _ if args.query_pairs.is_some() => {
+            anyhow::ensure!(
+                engine.is_none(),
+                "--query-pairs fits in memory; it does not go with --engine"
+            );
+            let (fitted, queries) = fit_query_pairs(args, &columns, &cfg).map_err(hint)?;
+            with_queries = Some(queries);
+            fitted
+        }
         (Location::Files(old), Location::Files(new)) if engine.is_some() => {
             let engine = engine.as_ref().expect("matched");
             fit_with_engine(engine, old, new, &columns, args.direction, &cfg).map_err(hint)?
@@ -125,18 +141,27 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             "scored_pairs": outcome.scored_pairs,
             "candidates": outcome.candidates,
             "chosen": outcome.chosen,
+            "query_pairs": with_queries,
             "seconds": total_s,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !quiet {
+        // With query pairs the fit's rows repeat pairs; these are the pairs themselves.
+        let (doc_pairs, unit) = match &with_queries {
+            Some(q) => (q.share.doc_pairs, "rows (repeats included)"),
+            None => (outcome.pairs, "pairs"),
+        };
         println!(
-            "pairs      {} by id, {} ({} only in --old, {} only in --new)",
-            outcome.pairs, fitted.pairing, fitted.only_old, fitted.only_new
+            "pairs      {doc_pairs} by id, {} ({} only in --old, {} only in --new)",
+            fitted.pairing, fitted.only_old, fitted.only_new
         );
         println!(
             "direction  {} : {source} ({d_in}-d) -> {target} ({d_out}-d)",
             args.direction
         );
+        if let Some(q) = &with_queries {
+            println!("{}", q.describe());
+        }
         let scored = if outcome.scored_pairs < outcome.heldout_pairs {
             format!(
                 ", scored on {} of them (lowest id hash)",
@@ -146,7 +171,7 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             String::new()
         };
         println!(
-            "split      {} pairs to fit, {} held out{scored} (seed {}); inputs L2-normalised",
+            "split      {} {unit} to fit, {} held out{scored} (seed {}); inputs L2-normalised",
             outcome.train_pairs, outcome.heldout_pairs, args.seed
         );
         println!("{}", candidates_header());
@@ -169,7 +194,7 @@ pub fn run(args: &FitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             );
         }
         println!(
-            "wrote      {} ({}, refitted on all {} pairs) in {total_s:.2} s",
+            "wrote      {} ({}, refitted on all {} {unit}) in {total_s:.2} s",
             args.out.display(),
             outcome.chosen.method,
             outcome.pairs
@@ -298,6 +323,120 @@ fn fit_aligned(
         only_new: 0,
         pairing: "streamed (row-aligned)",
     }))
+}
+
+/// What `--query-pairs` added to a fit: the queries' share of the weight, and the ids
+/// of one query table only.
+#[derive(serde::Serialize)]
+struct QueryPairsFitted {
+    #[serde(flatten)]
+    share: QueryShare,
+    only_old: usize,
+    only_new: usize,
+}
+
+impl QueryPairsFitted {
+    /// `fit`'s line on the query pairs: how many, their share, and every share tried.
+    fn describe(&self) -> String {
+        let s = &self.share;
+        let tried = s
+            .scores
+            .iter()
+            .map(|t| format!("{}: {:.4}", t.share, t.heldout_cosine))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let choice = if s.folds > 0 {
+            format!(
+                "; chosen by held-out cosine on {} folds of the query pairs ({tried})",
+                s.folds
+            )
+        } else {
+            " (no document pairs)".to_owned()
+        };
+        format!(
+            "queries    {} query pairs by id ({} only in OLD, {} only in NEW), {:.2} of the weight{choice}",
+            s.query_pairs, self.only_old, self.only_new, s.achieved
+        )
+    }
+}
+
+/// `--query-pairs`: the query pairs, and the document pairs of `--old` and `--new` when
+/// given, read into memory and fitted together, the queries given the share of the
+/// weight that scores best on held-out query pairs.
+fn fit_query_pairs(
+    args: &FitArgs,
+    columns: &shimkit_data::Columns,
+    cfg: &FitConfig,
+) -> anyhow::Result<(Fitted, QueryPairsFitted)> {
+    anyhow::ensure!(
+        args.direction == Direction::NewToOld,
+        "--query-pairs fits a query-side shim, which maps new-model queries into the old index: add --direction new-to-old"
+    );
+    anyhow::ensure!(
+        args.old.is_empty() == args.new.is_empty(),
+        "--old and --new go together (or, with --query-pairs, neither)"
+    );
+    let files = args.query_pairs.as_deref().unwrap_or_default();
+    let read = |path: &std::path::PathBuf, which: &str| {
+        Location::one(path, "--query-pairs")?
+            .read_whole(columns)
+            .with_context(|| format!("reading --query-pairs {which} ({})", path.display()))
+    };
+    let (Some(old_file), Some(new_file)) = (files.first(), files.get(1)) else {
+        anyhow::bail!(
+            "--query-pairs takes two tables: the old model's queries, then the new one's"
+        );
+    };
+    let query_table = pair_tables(&read(old_file, "OLD")?, &read(new_file, "NEW")?)?;
+    let docs = if args.old.is_empty() {
+        None
+    } else {
+        let old = Location::parse(&args.old, "--old")?
+            .read_whole(columns)
+            .context("reading --old")?;
+        let new = Location::parse(&args.new, "--new")?
+            .read_whole(columns)
+            .context("reading --new")?;
+        Some(pair_tables(&old, &new)?)
+    };
+    let queries = Pairs {
+        x: query_table.new.view(),
+        y: query_table.old.view(),
+        ids: &query_table.ids,
+    };
+    let doc_pairs = docs.as_ref().map(|d| Pairs {
+        x: d.new.view(),
+        y: d.old.view(),
+        ids: &d.ids,
+    });
+    // The blend of the most repeated share tried is held beside the fit's own memory.
+    let doc_n = doc_pairs.map_or(0, |d| d.ids.len());
+    let rows = query_pairs::QUERY_SHARES
+        .iter()
+        .filter_map(|&s| query_pairs::repeats(doc_n, queries.ids.len(), s))
+        .map(|(d, q)| d * doc_n + q * queries.ids.len())
+        .max()
+        .unwrap_or(0);
+    let (d_in, d_out) = (queries.x.ncols(), queries.y.ncols());
+    cfg.check_memory(d_in, d_out, rows as f64 * (d_in + d_out) as f64 * 4.0)?;
+    let (outcome, share) = query_pairs::fit_with_query_pairs(doc_pairs.as_ref(), &queries, cfg)?;
+    Ok((
+        Fitted {
+            outcome,
+            only_old: docs.as_ref().map_or(0, |d| d.only_old),
+            only_new: docs.as_ref().map_or(0, |d| d.only_new),
+            pairing: if docs.is_some() {
+                "joined in memory, with the query pairs"
+            } else {
+                "query pairs alone, joined in memory"
+            },
+        },
+        QueryPairsFitted {
+            share,
+            only_old: query_table.only_old,
+            only_new: query_table.only_new,
+        },
+    ))
 }
 
 /// Both tables in memory, joined by id whatever their orders.

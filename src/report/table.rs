@@ -100,6 +100,49 @@ pub fn render(r: &EvalReport) -> String {
             );
         }
     }
+    if let Some(q) = &r.query_pairs {
+        let shares: Vec<String> = q
+            .per_fold
+            .iter()
+            .map(|f| format!("{:.2}", f.share.achieved))
+            .collect();
+        let _ = writeln!(
+            s,
+            "\nquery pairs ({} folds of the scored queries; their share of each fold's fit: {}):",
+            q.folds,
+            shares.join(", ")
+        );
+        for g in &q.gains {
+            let _ = writeln!(
+                s,
+                "  {:<24} {:.3} against {} {:.3}: nDCG@{k} {:+.4} (95% CI {:+.4} to {:+.4})",
+                g.path,
+                g.retention,
+                g.against,
+                g.retention_without,
+                g.delta_ndcg,
+                g.ci95_delta_ndcg[0],
+                g.ci95_delta_ndcg[1]
+            );
+        }
+    }
+    if !r.blends.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nbackfill+blend: each re-embedded vector blended with its projection, α·true + (1 − α)·projected,\nα chosen on the re-embedded documents alone:"
+        );
+        let mut shares: Vec<f64> = r.blends.iter().map(|b| b.share).collect();
+        shares.dedup();
+        for share in shares {
+            let chosen: Vec<String> = r
+                .blends
+                .iter()
+                .filter(|b| b.share == share)
+                .map(|b| format!("{} {:.2}", b.method, b.choice.alpha))
+                .collect();
+            let _ = writeln!(s, "  {share}: α = {}", chosen.join(", "));
+        }
+    }
     let c = &r.cost;
     let _ = writeln!(s, "\ncost at {}:", super::cost_inputs(c));
     for e in &c.reembed {

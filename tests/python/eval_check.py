@@ -209,6 +209,14 @@ def main():
         mixed = projected.copy()
         mixed[order[:m]] = nd[order[:m]]
         paths[f"backfill:{f}:ridge"] = rank(nq, mixed, depth)
+        # The blended backfill, at the weight the report chose: unit(a*true + (1-a)*projected).
+        for b in report.get("backfill_blends", []):
+            if b["share"] == f and b["method"] == "ridge":
+                a, rest = np.float32(b["alpha"]), np.float32(1.0 - b["alpha"])
+                blended = projected.copy()
+                rows = order[:m]
+                blended[rows] = unit(a * nd[rows] + rest * projected[rows])
+                paths[f"backfill+blend:{f}:ridge"] = rank(nq, blended, depth)
         new_rows, old_rows = order[:m], order[m:]
         a = rank(nq, nd[new_rows], depth, new_rows) if m else [[] for _ in queries]
         b = rank(oq, od[old_rows], depth, old_rows) if old_rows else [[] for _ in queries]

@@ -22,6 +22,14 @@ pub mod stream {
     pub const SAMPLE: u64 = 3;
     /// Which held-out and adapter pairs a fit keeps as vectors.
     pub const KEEP: u64 = 4;
+    /// Which fold a query pair joins when the share of query pairs is chosen.
+    pub const QUERY_SHARE_FOLD: u64 = 5;
+    /// Which fold of the scored queries an evaluation cross-fits query pairs over.
+    pub const QUERY_PAIR_FOLD: u64 = 6;
+    /// Which re-embedded documents a backfill's blend is chosen on, and in what order.
+    pub const BLEND: u64 = 7;
+    /// Which of them play the re-embedded part of the index when it is chosen.
+    pub const BLEND_PART: u64 = 8;
     /// The MLP's initial weights and batches (xor'd into the seed).
     pub const MLP: u64 = 0x4D4C_5000;
     /// Spherical k-means' first centroids (xor'd into the seed).

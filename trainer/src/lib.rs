@@ -12,7 +12,8 @@
 //! - **fitting**, with `train`: the closed-form shims (ridge, Procrustes, reduced-rank)
 //!   from sufficient statistics accumulated in f64 ([`PairStats`]), the adapters' fits
 //!   (kernel ridge, cluster maps, an MLP trained with candle), and `auto`, which picks on
-//!   held-out pairs ([`fit`], [`PairAccumulator`]);
+//!   held-out pairs ([`fit`], [`PairAccumulator`]); query-side shims fitted with query
+//!   pairs as well as document pairs ([`query_pairs`]);
 //! - **evaluation of migration paths**, with `train` ([`eval`]).
 //!
 //! It does not read or write tables (that is `shimkit-data`) and does not serve HTTP (that
@@ -64,6 +65,8 @@ pub use method::Method;
 pub use shim::{CandidateRecord, Shim, ShimMeta};
 pub use shimkit_data::normalize_rows;
 
+#[cfg(feature = "train")]
+pub use fit::query_pairs;
 #[cfg(feature = "train")]
 pub use fit::{
     Candidate, FitConfig, FitOutcome, GRID_ROWS, PairAccumulator, TIE, build, choose, fit,

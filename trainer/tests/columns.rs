@@ -2,33 +2,14 @@
 //! projection `evaluate` searched, handed over as a column, gets that path's figures
 //! exactly; a column missing documents is searched without them.
 
-use std::path::{Path, PathBuf};
-
-use shimkit_data::{EvalSet, ReadOptions, Split};
 use shimkit_trainer::Method;
 use shimkit_trainer::eval::{
-    Column, Docs, EvalConfig, EvalData, Exact, PathKind, QueryModel, Ranking, Searcher, ShimKey,
-    Side, evaluate, score_columns, score_columns_against,
+    Column, Docs, EvalConfig, Exact, PathKind, QueryModel, Ranking, Searcher, ShimKey, Side,
+    evaluate, score_columns, score_columns_against,
 };
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The Cranfield set, minilm → mpnet, aligned as `eval` aligns it.
-fn cranfield() -> (EvalData, shimkit_trainer::eval::AlignNotes) {
-    let set = EvalSet::open(root().join("data/cranfield")).unwrap();
-    let read = ReadOptions::default();
-    let load = |m: &str, s| set.load(m, s, &read).unwrap();
-    EvalData::align(
-        &load("minilm", Split::Corpus),
-        &load("mpnet", Split::Corpus),
-        &load("minilm", Split::Queries),
-        &load("mpnet", Split::Queries),
-        &set.qrels().unwrap(),
-    )
-    .unwrap()
-}
+mod common;
+use common::cranfield;
 
 #[test]
 fn a_column_holding_a_paths_documents_gets_that_paths_figures() {

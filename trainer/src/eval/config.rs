@@ -30,6 +30,9 @@ pub struct EvalConfig {
     pub csls: bool,
     /// Also score every query-side shim without its bias (`shim-query-nobias:*`).
     pub no_query_bias: bool,
+    /// Cross-fit query-side shims with pairs of the scored queries over this many folds
+    /// (`shim-query-qp:*`).
+    pub query_pair_folds: Option<usize>,
     /// Landmarks of the kernel shims.
     pub landmarks: crate::kernel::Landmarks,
     pub cost: CostInputs,
@@ -52,6 +55,7 @@ impl Default for EvalConfig {
             target: 0.95,
             csls: false,
             no_query_bias: false,
+            query_pair_folds: None,
             landmarks: crate::kernel::Landmarks::default(),
             cost: CostInputs::default(),
             old_name: "old".into(),

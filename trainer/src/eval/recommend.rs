@@ -19,12 +19,17 @@ pub fn recommend(paths: &[PathResult], target: f64) -> Recommendation {
             )
         })
         .collect();
-    let best = paths.iter().filter(|p| p.kind.is_free()).max_by(|a, b| {
-        a.retention_ci[0]
-            .total_cmp(&b.retention_ci[0])
-            // Equal bounds (identical shims): the earlier path, so the order decides.
-            .then(std::cmp::Ordering::Greater)
-    });
+    // A shim cross-fitted on the scored queries themselves (`shim-query-qp:*`) is measured,
+    // not recommended: the held-out set would no longer be held out.
+    let best = paths
+        .iter()
+        .filter(|p| p.kind.is_free() && !p.name.starts_with("shim-query-qp:"))
+        .max_by(|a, b| {
+            a.retention_ci[0]
+                .total_cmp(&b.retention_ci[0])
+                // Equal bounds (identical shims): the earlier path, so the order decides.
+                .then(std::cmp::Ordering::Greater)
+        });
     let Some(best) = best else {
         return Recommendation {
             path: "full-reembed".into(),
@@ -102,6 +107,7 @@ mod tests {
             delta_vs_no_migration_ci: [0.0, 0.0],
             per_query_ndcg: vec![],
             ann_recall: None,
+            delta_vs_shim_doc_ci: None,
         }
     }
 

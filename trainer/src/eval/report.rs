@@ -5,8 +5,10 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::eval::blend::BackfillBlend;
 use crate::eval::cost::CostReport;
 use crate::eval::data::AlignNotes;
+use crate::eval::query_pairs::QueryPairsReport;
 
 /// How a path serves new-model queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,6 +56,9 @@ pub struct PathResult {
     /// With an approximate index: the share of the path's top k that exact search of the
     /// same path also returns (recall@k against exact).
     pub ann_recall: Option<f64>,
+    /// For a backfill: 95% interval of the mean per-query nDCG@k gain over the pure
+    /// doc-side shim of its method (`shim-doc:<method>`), which it must not fall below.
+    pub delta_vs_shim_doc_ci: Option<[f64; 2]>,
 }
 
 /// One shim fitted for the report.
@@ -122,6 +127,10 @@ pub struct EvalReport {
     pub curve: Vec<CurvePoint>,
     pub cost: CostReport,
     pub recommendation: Recommendation,
+    /// With `--query-pair-folds`: each fold's share of query pairs, and their gains.
+    pub query_pairs: Option<QueryPairsReport>,
+    /// The weight of the true vectors in each `backfill+blend` path.
+    pub blends: Vec<BackfillBlend>,
     pub seconds: f64,
 }
 
@@ -148,6 +157,9 @@ impl PathResult {
         if let Some(r) = p.ann_recall {
             m.insert(format!("ann_recall@{k}"), json!(r));
         }
+        if let Some(ci) = p.delta_vs_shim_doc_ci {
+            m.insert(format!("ci95_delta_ndcg@{k}_vs_shim_doc"), json!(ci));
+        }
         Value::Object(m)
     }
 }
@@ -161,7 +173,7 @@ impl EvalReport {
     pub fn to_json(&self) -> Value {
         let k = self.k;
         let paths: Vec<Value> = self.paths.iter().map(|p| p.to_json(k)).collect();
-        json!({
+        let mut report = json!({
             "dataset": self.dataset,
             "old": self.old,
             "new": self.new,
@@ -175,8 +187,13 @@ impl EvalReport {
             "curve": self.curve,
             "cost": self.cost,
             "recommendation": self.recommendation,
+            "backfill_blends": self.blends,
             "seconds": self.seconds,
             "shimkit_version": env!("CARGO_PKG_VERSION"),
-        })
+        });
+        if let Some(q) = &self.query_pairs {
+            report["query_pairs"] = json!(q);
+        }
+        report
     }
 }

@@ -5,14 +5,16 @@ use std::time::Instant;
 
 use ndarray::Axis;
 
+use super::blend::choose_blends;
 use super::bootstrap::Resamples;
 use super::config::{EvalConfig, MIN_DEPTH, default_train_pairs, sample_order};
 use super::cost::CostReport;
 use super::curve::curve;
 use super::data::{AlignNotes, EvalData};
 use super::paths::{Baselines, Context, FAMILIES, Path};
+use super::query_pairs::{QueryPairsReport, check_folds, cross_fit, gains};
 use super::recommend::recommend;
-use super::report::{EvalReport, PathResult};
+use super::report::{EvalReport, PathKind, PathResult};
 use super::scoring::{score_all, summarise};
 use super::search::Ranking;
 use super::searcher::{Exact, Searcher};
@@ -91,6 +93,11 @@ pub fn evaluate_against(
     };
     let (methods, fits) =
         fit_both_sides(&pairs, cfg, data.new_queries.view(), data.old_docs.view())?;
+    let (query_pairs, query_pair_folds) = match cfg.query_pair_folds {
+        Some(folds) => cross_fit(data, cfg, train, folds)?,
+        None => (Vec::new(), Vec::new()),
+    };
+    let blends = choose_blends(data, cfg, &order, &methods);
     let ctx = Context {
         data,
         cfg,
@@ -98,6 +105,8 @@ pub fn evaluate_against(
         train,
         new_train: &new_train,
         methods: &methods,
+        query_pairs: &query_pairs,
+        blends: &blends,
         depth: cfg.k.max(MIN_DEPTH),
         searcher,
     };
@@ -168,11 +177,18 @@ pub fn evaluate_against(
         }
     }
 
+    compare_backfills_to_shim_doc(&mut results, &resamples);
+
     let auto = methods.iter().find(|m| m.method == Method::Auto);
     let curve = curve(&ctx, reference, &full_ndcg, &resamples, auto)?;
     let timings = measure(data, &methods, &fits);
     let cost = CostReport::new(cfg.cost.clone(), timings, &cfg.backfill);
     let recommendation = recommend(&results, cfg.target);
+    let query_pairs = cfg.query_pair_folds.map(|folds| QueryPairsReport {
+        folds,
+        gains: gains(&results, &query_pairs, &resamples),
+        per_fold: query_pair_folds,
+    });
     let report = EvalReport {
         dataset: dataset.to_owned(),
         old: cfg.old_name.clone(),
@@ -187,6 +203,8 @@ pub fn evaluate_against(
         curve,
         cost,
         recommendation,
+        query_pairs,
+        blends,
         seconds: started.elapsed().as_secs_f64(),
     };
     let shims = methods
@@ -204,6 +222,25 @@ pub fn evaluate_against(
         shims,
         train_ids,
     })
+}
+
+/// Each backfill's paired gain over the pure doc-side shim of its method: replacing
+/// projections by re-embedded vectors should never lose.
+fn compare_backfills_to_shim_doc(results: &mut [PathResult], resamples: &Resamples) {
+    let shim_doc: Vec<(String, Vec<f64>)> = results
+        .iter()
+        .filter(|r| r.kind == PathKind::ShimDoc)
+        .map(|r| (r.name.clone(), r.per_query_ndcg.clone()))
+        .collect();
+    for r in results.iter_mut().filter(|r| r.kind == PathKind::Backfill) {
+        let Some(method) = r.name.rsplit(':').next() else {
+            continue;
+        };
+        let against = format!("shim-doc:{method}");
+        if let Some((_, base)) = shim_doc.iter().find(|(n, _)| *n == against) {
+            r.delta_vs_shim_doc_ci = Some(resamples.difference_ci(&r.per_query_ndcg, base));
+        }
+    }
 }
 
 fn build_paths(ctx: &Context<'_>) -> Result<Vec<Path>> {
@@ -237,6 +274,9 @@ fn check(data: &EvalData, cfg: &EvalConfig) -> Result<()> {
                 message: format!("fraction {f} is not between 0 and 1"),
             });
         }
+    }
+    if let Some(folds) = cfg.query_pair_folds {
+        check_folds(folds, data.query_ids.len())?;
     }
     // The draws are held in memory: one u32 per query per resample.
     let draws = cfg.resamples as f64 * data.query_ids.len() as f64 * 4.0;

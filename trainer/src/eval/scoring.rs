@@ -52,5 +52,6 @@ pub(super) fn summarise(
         delta_vs_no_migration_ci: resamples.difference_ci(&ndcg, none),
         per_query_ndcg: ndcg,
         ann_recall: None,
+        delta_vs_shim_doc_ci: None,
     }
 }

@@ -135,7 +135,7 @@ fn models(cfg: &EvalConfig, side: Side) -> (&str, &str) {
 /// asked for, one `auto` fit tunes and scores them all and each is refitted from its
 /// statistics ([`FitOutcome::refit`]): the same shims as separate fits, for the cost of
 /// one.
-fn fit_methods(
+pub(super) fn fit_methods(
     x: ArrayView2<'_, f32>,
     y: ArrayView2<'_, f32>,
     ids: &[String],

@@ -18,6 +18,7 @@ mod choose;
 mod kept;
 pub(crate) mod kmeans;
 mod memory;
+pub mod query_pairs;
 mod reservoir;
 pub mod score;
 mod wire;

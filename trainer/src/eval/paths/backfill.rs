@@ -1,8 +1,10 @@
 //! `backfill:<f>:<method>`: a share f of the documents re-embedded (the training documents
-//! first), the rest projected by the doc-side shim; one index.
+//! first), the rest projected by the doc-side shim; one index. `backfill+blend:<f>:<method>`:
+//! the same, each re-embedded vector blended with its projection (see `eval::blend`).
 
 use super::{Context, Path};
 use crate::error::Result;
+use crate::eval::blend::blend_rows;
 use crate::eval::report::PathKind;
 use crate::eval::searcher::Docs;
 
@@ -24,6 +26,32 @@ pub fn paths(ctx: &Context<'_>) -> Result<Vec<Path>> {
                 reembedded: m as f64 / n as f64,
             });
         }
+    }
+    Ok(out)
+}
+
+pub fn blended(ctx: &Context<'_>) -> Result<Vec<Path>> {
+    let n = ctx.data.doc_ids.len();
+    let mut out = Vec::new();
+    for b in ctx.blends {
+        let Some(shims) = ctx.methods.iter().find(|m| m.method == b.method) else {
+            continue;
+        };
+        let rows = &ctx.order[..((b.share * n as f64).round() as usize).min(n)];
+        let mut mixed = shims.projected.clone();
+        let truth = ctx.data.new_docs.select(ndarray::Axis(0), rows);
+        let projected = shims.projected.select(ndarray::Axis(0), rows);
+        let blended = blend_rows(truth.view(), projected.view(), b.choice.alpha);
+        for (r, &i) in rows.iter().enumerate() {
+            mixed.row_mut(i).assign(&blended.row(r));
+        }
+        let name = format!("backfill+blend:{}:{}", b.share, b.method);
+        out.push(Path {
+            hits: ctx.search(ctx.data.new_queries.view(), Docs::all(&name, mixed.view()))?,
+            name,
+            kind: PathKind::Backfill,
+            reembedded: rows.len() as f64 / n as f64,
+        });
     }
     Ok(out)
 }

@@ -9,8 +9,10 @@
 
 use ndarray::{Array2, ArrayView2};
 
+use super::blend::BackfillBlend;
 use super::config::EvalConfig;
 use super::data::EvalData;
+use super::query_pairs::CrossFitted;
 use super::report::PathKind;
 use super::search::Ranking;
 use super::searcher::{Docs, Searcher};
@@ -33,6 +35,10 @@ pub struct Context<'a> {
     pub new_train: &'a Array2<f32>,
     /// Every method fitted both ways, in `cfg.methods` order.
     pub methods: &'a [MethodShims],
+    /// Query-side shims cross-fitted with query pairs (`--query-pair-folds`), else empty.
+    pub query_pairs: &'a [CrossFitted],
+    /// The blend of each backfill share and method.
+    pub blends: &'a [BackfillBlend],
     /// Documents retrieved per query.
     pub depth: usize,
     pub searcher: &'a dyn Searcher,
@@ -89,10 +95,12 @@ pub type Family = fn(&Context<'_>) -> Result<Vec<Path>>;
 /// Every family, in the order of the report.
 pub const FAMILIES: &[Family] = &[
     shim::query_side,
+    shim::query_side_query_pairs,
     shim::doc_side,
     shim::query_side_without_bias,
     shim::query_side_csls,
     shim::doc_side_csls,
     backfill::paths,
+    backfill::blended,
     two_indexes::paths,
 ];

@@ -31,6 +31,25 @@ pub fn query_side(ctx: &Context<'_>) -> Result<Vec<Path>> {
         .collect()
 }
 
+/// `shim-query-qp:<method>` (with `--query-pair-folds`): each query mapped by the shim of
+/// the fold it was held out of, against the old index unchanged.
+pub fn query_side_query_pairs(ctx: &Context<'_>) -> Result<Vec<Path>> {
+    ctx.query_pairs
+        .iter()
+        .map(|c| {
+            Ok(Path {
+                name: c.path(),
+                kind: PathKind::ShimQuery,
+                reembedded: 0.0,
+                hits: ctx.search(
+                    c.mapped_queries.view(),
+                    Docs::all("old", ctx.data.old_docs.view()),
+                )?,
+            })
+        })
+        .collect()
+}
+
 /// `shim-doc:<method>`: new-model queries against the projected old index.
 pub fn doc_side(ctx: &Context<'_>) -> Result<Vec<Path>> {
     ctx.methods

@@ -1,0 +1,72 @@
+//! `backfill+blend:<f>:<method>` in `evaluate`: the weight α is the one `choose_alpha`
+//! picks from the re-embedded documents alone, and the path's figures are those of the
+//! index rebuilt here from it (re-embedded rows blended, the rest projected).
+
+use ndarray::Axis;
+use shimkit_trainer::Method;
+use shimkit_trainer::eval::{
+    Column, EvalConfig, Exact, PathKind, QueryModel, ShimKey, Side, blend_rows, choose_alpha,
+    evaluate, sample_order, score_columns,
+};
+
+mod common;
+use common::cranfield;
+
+#[test]
+fn a_blended_backfill_is_the_index_its_chosen_weight_builds() {
+    let (data, notes) = cranfield();
+    let cfg = EvalConfig {
+        methods: vec![Method::Ridge],
+        backfill: vec![0.5],
+        train_pairs: Some(700),
+        resamples: 300,
+        curve: vec![],
+        ..EvalConfig::default()
+    };
+    let evaluation = evaluate(&data, &notes, &cfg, "cranfield").unwrap();
+    let report = &evaluation.report;
+    assert_eq!(report.blends.len(), 1);
+    let b = &report.blends[0];
+    assert_eq!((b.share, b.method), (0.5, Method::Ridge));
+
+    let key = ShimKey {
+        side: Side::Doc,
+        method: Method::Ridge,
+    };
+    let (_, shim) = evaluation.shims.iter().find(|(k, _)| *k == key).unwrap();
+    let projected = shim.apply(data.old_docs.view(), true).unwrap();
+    let order = sample_order(&data.doc_ids, cfg.seed);
+    let rows = &order[..700];
+    let ids: Vec<String> = rows.iter().map(|&i| data.doc_ids[i].clone()).collect();
+    let truth = data.new_docs.select(Axis(0), rows);
+    let their_projections = projected.select(Axis(0), rows);
+    let choice = choose_alpha(truth.view(), their_projections.view(), &ids, 0.5, cfg.seed);
+    assert_eq!(choice.alpha, b.choice.alpha);
+    assert_eq!(choice.scores.len(), 5);
+    // On Cranfield the plain backfill (α = 1) is not the choice: the mix ranks worse.
+    assert!(choice.alpha < 1.0, "{choice:?}");
+
+    let mut index = projected.clone();
+    let blended = blend_rows(truth.view(), their_projections.view(), choice.alpha);
+    for (r, &i) in rows.iter().enumerate() {
+        index.row_mut(i).assign(&blended.row(r));
+    }
+    let column = Column {
+        name: "rebuilt",
+        kind: PathKind::Backfill,
+        reembedded: 0.5,
+        queries: QueryModel::New,
+        vectors: index.view(),
+        rows: None,
+    };
+    let scored = score_columns(&data, &[column], cfg.k, cfg.resamples, cfg.seed, &Exact).unwrap();
+    let path = report.path("backfill+blend:0.5:ridge").expect("the path");
+    assert_eq!(scored[2].per_query_ndcg, path.per_query_ndcg);
+    let plain = report.path("backfill:0.5:ridge").unwrap();
+    assert!(
+        path.retention > plain.retention,
+        "blend {} against plain {}",
+        path.retention,
+        plain.retention
+    );
+}
