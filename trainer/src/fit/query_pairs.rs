@@ -228,6 +228,7 @@ pub fn choose_share(
         ..cfg.clone()
     };
     let mut scores = Vec::new();
+    let mut documents_alone: Option<crate::map::LinearMap> = None;
     for share in QUERY_SHARES {
         // A share the whole set of pairs could not be given is not tried on its folds.
         if repeats(doc_pairs, queries.len(), share).is_none() {
@@ -246,28 +247,39 @@ pub fn choose_share(
                 possible = false;
                 break;
             };
-            let train_x = queries.x.select(Axis(0), &train);
-            let train_y = queries.y.select(Axis(0), &train);
-            let train_ids: Vec<String> = train.iter().map(|&i| queries.ids[i].clone()).collect();
-            let train_queries = Pairs {
-                x: train_x.view(),
-                y: train_y.view(),
-                ids: &train_ids,
-            };
-            let (x, y, ids) = blend(docs, &train_queries, dr, qr);
-            let outcome = match fit(x.view(), y.view(), &ids, &ridge) {
-                Ok(o) => o,
-                // Too few queries left to fit on their own: this share is not tried.
-                Err(TrainError::TooFewPairs { .. }) => {
-                    possible = false;
-                    break;
+            // The documents alone (share 0) give the same fit in every fold.
+            let map = match (&documents_alone, qr) {
+                (Some(map), 0) => map.clone(),
+                _ => {
+                    let train_x = queries.x.select(Axis(0), &train);
+                    let train_y = queries.y.select(Axis(0), &train);
+                    let train_ids: Vec<String> =
+                        train.iter().map(|&i| queries.ids[i].clone()).collect();
+                    let train_queries = Pairs {
+                        x: train_x.view(),
+                        y: train_y.view(),
+                        ids: &train_ids,
+                    };
+                    let (x, y, ids) = blend(docs, &train_queries, dr, qr);
+                    let outcome = match fit(x.view(), y.view(), &ids, &ridge) {
+                        Ok(o) => o,
+                        // Too few queries left to fit on their own: this share is not tried.
+                        Err(TrainError::TooFewPairs { .. }) => {
+                            possible = false;
+                            break;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    if qr == 0 {
+                        documents_alone = Some(outcome.map.clone());
+                    }
+                    outcome.map
                 }
-                Err(e) => return Err(e),
             };
             // The fit maps and scores unit rows.
             let held_x = normalize_rows(queries.x.select(Axis(0), &held));
             let held_y = normalize_rows(queries.y.select(Axis(0), &held));
-            let mapped = outcome.map.apply(held_x.view());
+            let mapped = map.apply(held_x.view());
             total += mean_row_cosine(mapped.view(), held_y.view()) * held.len() as f64;
             scored += held.len();
         }
