@@ -74,19 +74,7 @@ struct Reference {
 
 fn reference() -> Reference {
     let dir = tempfile::tempdir().unwrap();
-    let shim = dir.path().join("ridge.safetensors");
-    ok(&[
-        "fit",
-        "-q",
-        "--method",
-        "ridge",
-        "--old",
-        &cranfield("corpus.minilm.parquet"),
-        "--new",
-        &cranfield("corpus.mpnet.parquet"),
-        "--out",
-        path(&shim),
-    ]);
+    let shim = PathBuf::from(common::migration::ridge_shim(dir.path()));
     let out = dir.path().join("projected.parquet");
     ok(&[
         "project",
