@@ -39,8 +39,14 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write a synthetic evaluation set (two models of one latent space, graded qrels).
     Gen(GenArgs),
+    /// Propose which documents to re-embed first, from the old vectors alone: a list of
+    /// ids, in priority order, that a shim fits better from than from a random sample.
+    Sample(SampleArgs),
     /// Fit a shim from paired (old, new) embeddings and save it as .safetensors.
     Fit(FitArgs),
+    /// Write a linear shim in another tool's format: a sentence-transformers Dense module
+    /// that runs inside the embedder.
+    Export(ExportArgs),
     /// Apply a shim to every vector of a table: Parquet to Parquet, or into a PostgreSQL
     /// column with a paced, resumable backfill.
     Project(ProjectArgs),
@@ -206,6 +212,54 @@ pub struct InspectArgs {
     /// Skip the duplicate-id check (saves 8 bytes a row of memory on huge tables).
     #[arg(long)]
     pub no_dup_check: bool,
+}
+
+/// Formats `shimkit export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// A sentence-transformers `Dense` module folder (also text-embeddings-inference's
+    /// `--dense-path`).
+    SentenceTransformers,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example, a query-side shim inside the new model:\n  shimkit export --format sentence-transformers query.safetensors 3_Dense\n  cp -r 3_Dense MODEL_DIR/ and append 3_Dense/modules.entries.json to MODEL_DIR/modules.json"
+)]
+pub struct ExportArgs {
+    /// The format to write.
+    #[arg(long, value_enum, default_value = "sentence-transformers")]
+    pub format: ExportFormat,
+    /// The shim (.safetensors): a linear one (ridge, procrustes, lowrank).
+    pub shim: PathBuf,
+    /// The module folder to write (it must not exist); its name is the module's path in
+    /// the model's modules.json.
+    pub outdir: PathBuf,
+    /// Index of the first module appended to the model's modules.json (the number of
+    /// modules it has: 3 for Transformer, Pooling, Normalize).
+    #[arg(long, default_value_t = 3)]
+    pub first_index: usize,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example, the 250 Cranfield documents to re-embed first:\n  shimkit sample --input data/cranfield/corpus.minilm.parquet --n 250 --output ids.txt"
+)]
+pub struct SampleArgs {
+    /// The old model's vectors: a Parquet file or directory, or a PostgreSQL table URL.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Documents to propose.
+    #[arg(long)]
+    pub n: usize,
+    /// Where to write the ids, one a line, the first to re-embed first.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Seed of the sample.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
 }
 
 #[derive(Debug, Args)]
@@ -540,9 +594,14 @@ pub struct EvalOptions {
     /// Methods to fit, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = shimkit_trainer::Method::ALL)]
     pub methods: Vec<shimkit_trainer::Method>,
-    /// Training documents (default: min(2000, half the corpus)), a seeded random sample.
+    /// Training documents (default: min(2000, half the corpus)).
     #[arg(long)]
     pub train_pairs: Option<usize>,
+    /// How the training documents are chosen, and so which the backfill paths re-embed
+    /// first: random (a seeded sample) or shimkit (coverage of the old space, as
+    /// `shimkit sample` proposes them).
+    #[arg(long, default_value_t = shimkit_trainer::sample::SampleStrategy::Random)]
+    pub sample: shimkit_trainer::sample::SampleStrategy,
     /// Shares of the corpus re-embedded in the backfill, read-through and dual-index paths.
     #[arg(long, value_delimiter = ',', default_value = "0.25,0.5")]
     pub backfill: Vec<f64>,

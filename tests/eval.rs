@@ -512,3 +512,106 @@ fn query_pair_folds_add_cross_fitted_paths_and_their_gains() {
     assert!((gain["delta_ndcg"].as_f64().unwrap() - delta).abs() < 1e-9);
     assert_eq!(gain["retention"], with["retention_ndcg@10"]);
 }
+
+#[test]
+fn sample_proposes_the_documents_eval_trains_on_with_sample_shimkit() {
+    let d = tempfile::tempdir().unwrap();
+    let corpus = root().join("data/cranfield/corpus.minilm.parquet");
+    let ids_path = d.path().join("ids.txt");
+    let out = shimkit(&[
+        "sample",
+        "--input",
+        corpus.to_str().unwrap(),
+        "--n",
+        "250",
+        "--seed",
+        "2",
+        "--output",
+        ids_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let proposed: Vec<String> = std::fs::read_to_string(&ids_path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(proposed.len(), 250);
+    let distinct: std::collections::HashSet<&String> = proposed.iter().collect();
+    assert_eq!(distinct.len(), 250, "an id proposed twice");
+
+    let run = |sample: &str| {
+        let (json, shims) = (
+            d.path().join(format!("{sample}.json")),
+            d.path().join(sample),
+        );
+        let out = shimkit(&[
+            "eval",
+            "--dataset",
+            &cranfield(),
+            "--old",
+            "minilm",
+            "--new",
+            "mpnet",
+            "--methods",
+            "ridge",
+            "--train-pairs",
+            "250",
+            "--sample",
+            sample,
+            "--seed",
+            "2",
+            "--resamples",
+            "50",
+            "--curve",
+            "100",
+            "--backfill",
+            "0.5",
+            "--json",
+            json.to_str().unwrap(),
+            "--save-shims",
+            shims.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(read_json(&json)["sample"], sample);
+        std::fs::read_to_string(shims.join("train_ids.txt"))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<String>>()
+    };
+    // The same documents in the same order: the curve and the backfill take prefixes.
+    assert_eq!(run("shimkit"), proposed);
+    let random = run("random");
+    assert_eq!(random.len(), 250);
+    assert_ne!(random, proposed);
+
+    // Bad requests name what is wrong, exit non-zero and write nothing.
+    let absent = d.path().join("absent.txt");
+    for (n, expect) in [("0", "--n 0"), ("1401", "has 1400 documents")] {
+        let out = shimkit(&[
+            "sample",
+            "--input",
+            corpus.to_str().unwrap(),
+            "--n",
+            n,
+            "--output",
+            absent.to_str().unwrap(),
+        ]);
+        assert!(!out.status.success());
+        assert!(text(&out).contains(expect), "{}", text(&out));
+        assert!(!absent.exists());
+    }
+    let out = shimkit(&[
+        "eval",
+        "--dataset",
+        &cranfield(),
+        "--old",
+        "minilm",
+        "--new",
+        "mpnet",
+        "--sample",
+        "clever",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("random or shimkit"), "{}", text(&out));
+}

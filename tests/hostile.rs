@@ -759,3 +759,39 @@ fn absurd_settings_are_refused_naming_the_flag() {
     ]);
     refused(&o, &["--docs is at most"]);
 }
+
+#[test]
+fn sample_refuses_an_id_that_a_list_of_lines_cannot_carry() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("old.parquet");
+    let mut ids: Vec<String> = (0..50).map(|i| format!("d{i}")).collect();
+    ids[17] = "two\nlines".into();
+    let v = Array2::from_shape_fn((50, 4), |(i, j)| ((i * 5 + j) % 7) as f32 + 1.0);
+    let mut w = EmbeddingWriter::create(&input, 4).unwrap();
+    w.write(&ids, v.view()).unwrap();
+    w.finish().unwrap();
+    let output = d.path().join("ids.txt");
+    let o = shimkit(&[
+        "sample",
+        "--input",
+        s(&input),
+        "--n",
+        "10",
+        "--output",
+        s(&output),
+    ]);
+    refused(&o, &["old.parquet", "row 17", "line break"]);
+    assert!(!output.exists());
+    // The output may not replace the table it samples.
+    let o = shimkit(&[
+        "sample",
+        "--input",
+        s(&input),
+        "--n",
+        "10",
+        "--output",
+        s(&input),
+    ]);
+    refused(&o, &["is the --input table"]);
+    assert!(input.exists());
+}

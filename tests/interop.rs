@@ -243,3 +243,90 @@ fn numpy_applies_a_trained_looking_mlp_shim_like_shimkit_project() {
         ],
     );
 }
+
+#[test]
+fn an_exported_dense_module_computes_what_shimkit_project_computes() {
+    let d = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/cranfield");
+    let shimkit = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_shimkit"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let mut checks = Vec::new();
+    for (method, direction, input, drop_bias) in [
+        ("ridge", "old-to-new", "corpus.minilm.parquet", false),
+        ("lowrank", "new-to-old", "queries.mpnet.parquet", true),
+        ("cluster", "old-to-new", "corpus.minilm.parquet", false),
+    ] {
+        let shim = d.path().join(format!("{method}.safetensors"));
+        let mut args = vec![os("-q"), os("fit"), os("--method"), os(method)];
+        args.extend([os("--direction"), os(direction), os("--old")]);
+        args.extend([data.join("corpus.minilm.parquet").into(), os("--new")]);
+        args.extend([data.join("corpus.mpnet.parquet").into(), os("--out")]);
+        args.push(shim.clone().into());
+        if drop_bias {
+            args.push(os("--drop-bias"));
+        }
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        assert!(shimkit(&refs).status.success(), "fit {method}");
+        let module = d.path().join(format!("{method}_Dense"));
+        let out = shimkit(&[
+            "export".as_ref(),
+            "--format".as_ref(),
+            "sentence-transformers".as_ref(),
+            shim.as_os_str(),
+            module.as_os_str(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if method == "cluster" {
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert!(stderr.contains("cluster shim is not linear"), "{stderr}");
+            assert!(!module.exists(), "a refused export left a folder");
+            continue;
+        }
+        assert!(out.status.success(), "{stderr}");
+        let readme = std::fs::read_to_string(module.join("README.md")).unwrap();
+        assert_eq!(readme.contains("This shim has no bias"), drop_bias);
+        // A second export into the same folder is refused and changes nothing.
+        let before = std::fs::read(module.join("model.safetensors")).unwrap();
+        let again = shimkit(&["export".as_ref(), shim.as_os_str(), module.as_os_str()]);
+        assert_eq!(again.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+        assert_eq!(
+            std::fs::read(module.join("model.safetensors")).unwrap(),
+            before
+        );
+
+        let projected = d.path().join(format!("{method}.parquet"));
+        let out = shimkit(&[
+            "-q".as_ref(),
+            "project".as_ref(),
+            "--shim".as_ref(),
+            shim.as_os_str(),
+            "--input".as_ref(),
+            data.join(input).as_os_str(),
+            "--output".as_ref(),
+            projected.as_os_str(),
+        ]);
+        assert!(out.status.success());
+        checks.push((module, data.join(input), projected));
+    }
+    let Some(py) = python() else { return };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/export_check.py");
+    for (module, input, projected) in checks {
+        let out = Command::new(&py)
+            .arg(&script)
+            .args([&module, &input, &projected])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

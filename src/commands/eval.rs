@@ -87,6 +87,7 @@ pub fn run_eval(
     let cfg = EvalConfig {
         methods: opts.methods.clone(),
         train_pairs: opts.train_pairs,
+        sample: opts.sample,
         backfill: opts.backfill.clone(),
         seed: opts.seed,
         k: opts.k,

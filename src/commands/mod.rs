@@ -4,6 +4,7 @@ mod cluster;
 mod cutover;
 mod demo;
 mod eval;
+mod export;
 mod fit;
 mod gen_set;
 mod inspect;
@@ -11,6 +12,7 @@ mod inspect_shim;
 mod load;
 mod migrate;
 mod project;
+mod sample;
 mod serve;
 mod sql;
 
@@ -23,7 +25,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(&args, quiet),
         Command::Gen(args) => gen_set::run(&args, quiet),
+        Command::Sample(args) => sample::run(&args, quiet),
         Command::Fit(args) => fit::run(&args, quiet),
+        Command::Export(args) => export::run(&args, quiet),
         Command::Project(args) => project::run(&args, quiet),
         Command::Load(args) => load::run(&args, quiet),
         Command::Cutover(args) => cutover::run(&args, quiet),

@@ -10,8 +10,8 @@ pub fn render(r: &EvalReport) -> String {
     let d = &r.data;
     let _ = writeln!(
         s,
-        "{}: {} -> {}  |  {} documents, {} scored queries, {} training pairs, seed {}",
-        r.dataset, r.old, r.new, d.docs, d.queries_scored, r.train_pairs, r.seed
+        "{}: {} -> {}  |  {} documents, {} scored queries, {} training pairs ({} sample), seed {}",
+        r.dataset, r.old, r.new, d.docs, d.queries_scored, r.train_pairs, r.sample, r.seed
     );
     let _ = writeln!(s);
     let ann = r.paths.iter().any(|p| p.ann_recall.is_some());

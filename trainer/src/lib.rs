@@ -6,14 +6,16 @@
 //!
 //! - **the shim at run time**, always: [`Shim`] and [`Shim::apply`], the artifact format
 //!   ([`artifact`]), the non-linear [`adapter`]s (each owning its tensors, checks and
-//!   apply), and the projection kernels. This is all a consumer that only applies shims
+//!   apply), the projection kernels, and the export of a linear shim as a
+//!   sentence-transformers `Dense` module ([`export`]). This is all a consumer that only applies shims
 //!   needs (`shimkit serve`, and the engine and database integrations to come); built
 //!   without `train`, the crate has no candle and no fitting code.
 //! - **fitting**, with `train`: the closed-form shims (ridge, Procrustes, reduced-rank)
 //!   from sufficient statistics accumulated in f64 ([`PairStats`]), the adapters' fits
 //!   (kernel ridge, cluster maps, an MLP trained with candle), and `auto`, which picks on
 //!   held-out pairs ([`fit`], [`PairAccumulator`]); query-side shims fitted with query
-//!   pairs as well as document pairs ([`query_pairs`]);
+//!   pairs as well as document pairs ([`query_pairs`]); which documents to re-embed first
+//!   ([`sample`]);
 //! - **evaluation of migration paths**, with `train` ([`eval`]).
 //!
 //! It does not read or write tables (that is `shimkit-data`) and does not serve HTTP (that
@@ -38,6 +40,7 @@ pub mod artifact;
 mod clock;
 mod direction;
 mod error;
+pub mod export;
 mod gemm;
 pub mod hash;
 mod method;
@@ -53,6 +56,8 @@ mod linalg;
 mod map;
 #[cfg(feature = "train")]
 pub mod methods;
+#[cfg(feature = "train")]
+pub mod sample;
 #[cfg(feature = "train")]
 mod stats;
 

@@ -17,6 +17,8 @@ pub struct EvalConfig {
     pub methods: Vec<Method>,
     /// Training documents; `None` for min(2000, half the corpus).
     pub train_pairs: Option<usize>,
+    /// How the training documents are chosen (and which a backfill re-embeds first).
+    pub sample: crate::sample::SampleStrategy,
     /// Shares of the corpus re-embedded in the backfill, read-through and dual-index paths.
     pub backfill: Vec<f64>,
     pub seed: u64,
@@ -47,6 +49,7 @@ impl Default for EvalConfig {
         EvalConfig {
             methods: Method::ALL.to_vec(),
             train_pairs: None,
+            sample: crate::sample::SampleStrategy::Random,
             backfill: vec![0.25, 0.5],
             seed: 0,
             k: 10,
@@ -76,6 +79,30 @@ pub fn sample_order(ids: &[String], seed: u64) -> Vec<usize> {
         .collect();
     keyed.sort_unstable();
     keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// The documents in the order an evaluation trains on and backfills them: the first
+/// `train_n` chosen by `strategy`, then the rest in [`sample_order`].
+pub fn training_order(
+    old_docs: ndarray::ArrayView2<'_, f32>,
+    ids: &[String],
+    train_n: usize,
+    strategy: crate::sample::SampleStrategy,
+    seed: u64,
+) -> Vec<usize> {
+    let hashed = sample_order(ids, seed);
+    match strategy {
+        crate::sample::SampleStrategy::Random => hashed,
+        crate::sample::SampleStrategy::Shimkit => {
+            let mut order = crate::sample::choose_documents(old_docs, ids, train_n, seed);
+            let mut taken = vec![false; ids.len()];
+            for &i in &order {
+                taken[i] = true;
+            }
+            order.extend(hashed.into_iter().filter(|&i| !taken[i]));
+            order
+        }
+    }
 }
 
 /// The default training budget: min(2000, half the corpus).

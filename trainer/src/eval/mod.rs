@@ -45,7 +45,7 @@ pub use blend::{
 };
 pub use bootstrap::Resamples;
 pub use columns::{Column, QueryModel, score_columns, score_columns_against};
-pub use config::{EvalConfig, RRF_K, default_train_pairs, sample_order};
+pub use config::{EvalConfig, RRF_K, default_train_pairs, sample_order, training_order};
 pub use cost::{CostInputs, CostReport, ReembedCost, ShimTimings};
 pub use csls::{CSLS_K, csls_offsets};
 pub use data::{AlignNotes, EvalData};

@@ -120,6 +120,8 @@ pub struct EvalReport {
     pub seed: u64,
     pub k: usize,
     pub train_pairs: usize,
+    /// How the training documents were chosen (`random` or `shimkit`).
+    pub sample: String,
     pub resamples: usize,
     pub data: AlignNotes,
     pub fits: Vec<FitRecord>,
@@ -180,6 +182,7 @@ impl EvalReport {
             "seed": self.seed,
             "k": k,
             "train_pairs": self.train_pairs,
+            "sample": self.sample,
             "bootstrap_resamples": self.resamples,
             "data": self.data,
             "fits": self.fits,

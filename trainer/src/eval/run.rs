@@ -7,7 +7,7 @@ use ndarray::Axis;
 
 use super::blend::choose_blends;
 use super::bootstrap::Resamples;
-use super::config::{EvalConfig, MIN_DEPTH, default_train_pairs, sample_order};
+use super::config::{EvalConfig, MIN_DEPTH, default_train_pairs, training_order};
 use super::cost::CostReport;
 use super::curve::curve;
 use super::data::{AlignNotes, EvalData};
@@ -71,11 +71,17 @@ pub fn evaluate_against(
     let started = Instant::now();
     check(data, cfg)?;
     let n = data.doc_ids.len();
-    let order = sample_order(&data.doc_ids, cfg.seed);
     let train_n = cfg
         .train_pairs
         .unwrap_or_else(|| default_train_pairs(n))
         .min(n);
+    let order = training_order(
+        data.old_docs.view(),
+        &data.doc_ids,
+        train_n,
+        cfg.sample,
+        cfg.seed,
+    );
     let train = &order[..train_n];
     let train_ids: Vec<String> = train.iter().map(|&i| data.doc_ids[i].clone()).collect();
     let old_train = data.old_docs.select(Axis(0), train);
@@ -196,6 +202,7 @@ pub fn evaluate_against(
         seed: cfg.seed,
         k: cfg.k,
         train_pairs: train_n,
+        sample: cfg.sample.to_string(),
         resamples: cfg.resamples,
         data: notes.clone(),
         fits,
