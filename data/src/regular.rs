@@ -44,12 +44,13 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>> {
 /// Reads a whole regular file as UTF-8, without a leading byte-order mark.
 pub fn read_regular_text(path: &Path) -> Result<String> {
     let bytes = read_regular(path)?;
-    let text = String::from_utf8(bytes).map_err(|e| DataError::Dataset {
-        path: path.to_path_buf(),
-        message: format!(
-            "not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        ),
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        DataError::Dataset {
+            path: path.to_path_buf(),
+            message: format!("not UTF-8 text (line {line}: invalid byte at offset {at})"),
+        }
     })?;
     Ok(match text.strip_prefix('\u{feff}') {
         Some(rest) => rest.to_owned(),

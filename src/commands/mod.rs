@@ -3,6 +3,7 @@
 mod cluster;
 mod cutover;
 mod demo;
+mod embed;
 mod eval;
 mod export;
 mod fit;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(&args, quiet),
         Command::Gen(args) => gen_set::run(&args, quiet),
+        Command::Embed(args) => embed::run(&args, quiet),
         Command::Sample(args) => sample::run(&args, quiet),
         Command::Fit(args) => fit::run(&args, quiet),
         Command::Export(args) => export::run(&args, quiet),
