@@ -300,6 +300,29 @@ fn bad_model_directories_and_texts_are_refused_naming_what_is_wrong() {
     let err = embed(&dir, &texts, &[]);
     assert!(err.contains("\"mpnet\"") && err.contains("bert"), "{err}");
 
+    // BERTs this encoder does not compute: named by their key, not run with other math.
+    for (name, from, to, key) in [
+        (
+            "relative",
+            "\"absolute\"",
+            "\"relative_key\"",
+            "position_embedding_type",
+        ),
+        ("swish", "\"gelu\"", "\"swish\"", "swish"),
+    ] {
+        let config = bert.replace(from, to);
+        let dir = model(
+            name,
+            &[
+                ("config.json", config.as_bytes()),
+                ("tokenizer.json", b"{}"),
+                ("model.safetensors", b""),
+            ],
+        );
+        let err = embed(&dir, &texts, &[]);
+        assert!(err.contains("config.json") && err.contains(key), "{err}");
+    }
+
     let dir = model(
         "no-tokenizer",
         &[("config.json", bert.as_bytes()), ("model.safetensors", b"")],

@@ -1,18 +1,18 @@
-//! Sentence embeddings with candle-transformers' BERT: tokenize, run the encoder, pool the
+//! Sentence embeddings with BERT ([`crate::bert`]): tokenize, run the encoder, pool the
 //! token vectors under the attention mask, normalise — what sentence-transformers'
 //! Transformer, Pooling and Normalize modules do.
 
 use candle_core::{D, DType, Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::BertModel;
 use tokenizers::{Tokenizer, TruncationParams};
 
+use crate::bert::Bert;
 use crate::error::{EmbedError, Result};
 use crate::model_dir::{ModelDir, Pooling};
 
 /// A loaded model, ready to embed batches of texts.
 pub struct Embedder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     pooling: Pooling,
     normalize: bool,
@@ -65,7 +65,7 @@ impl Embedder {
             .map_err(|e| EmbedError::model(&dir.weights, e.to_string()))?;
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
             .map_err(|e| EmbedError::model(&dir.weights, format!("not safetensors ({e})")))?;
-        let model = BertModel::load(vb, &dir.config).map_err(|e| {
+        let model = Bert::load(vb, &dir.config).map_err(|e| {
             EmbedError::model(&dir.weights, format!("not the weights of this BERT ({e})"))
         })?;
         Ok(Embedder {
@@ -73,7 +73,7 @@ impl Embedder {
             tokenizer,
             pooling: dir.pooling,
             normalize: dir.normalize,
-            pad_id: dir.config.pad_token_id as u32,
+            pad_id: dir.config.pad_token_id,
             device: device.clone(),
             max_tokens,
             dim: dir.dim,
@@ -102,19 +102,19 @@ impl Embedder {
             return Ok(Vec::new());
         }
         let mut ids = vec![self.pad_id; b * len];
-        let mut mask = vec![0u32; b * len];
+        let mut mask = vec![0f32; b * len];
         for (r, tokens) in batch.iter().enumerate() {
             ids[r * len..r * len + tokens.len()].copy_from_slice(tokens);
-            mask[r * len..r * len + tokens.len()].fill(1);
+            mask[r * len..r * len + tokens.len()].fill(1.0);
         }
         let ids = Tensor::from_vec(ids, (b, len), &self.device)?;
         let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
-        let token_types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &token_types, Some(&mask))?;
+        let lengths: Vec<usize> = batch.iter().map(|t| t.len()).collect();
+        let hidden = self.model.forward(&ids, &lengths)?;
         let pooled = match self.pooling {
             Pooling::Cls => hidden.i((.., 0))?,
             Pooling::Mean => {
-                let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+                let m = mask.unsqueeze(2)?;
                 let sum = hidden.broadcast_mul(&m)?.sum(1)?;
                 let count = m.sum(1)?.clamp(1e-9, f64::MAX)?;
                 sum.broadcast_div(&count)?

@@ -1,5 +1,5 @@
 //! The re-embed path, natively: sentence embeddings from a local model directory in the
-//! Hugging Face layout, with candle-transformers' BERT, on the CPU or (with the `cuda`
+//! Hugging Face layout, with BERT written on candle ([`bert`]), on the CPU or (with the `cuda`
 //! feature) an NVIDIA GPU.
 //!
 //! This crate owns reading a model directory the way sentence-transformers does
@@ -17,8 +17,10 @@
 //! # Ok::<(), shimkit_embed::EmbedError>(())
 //! ```
 
+pub mod bert;
 mod embedder;
 mod error;
+mod kernels;
 mod model_dir;
 
 pub use embedder::{Embedder, device};

@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::bert::Config;
 use crate::error::{EmbedError, Result};
 
-/// Architectures candle-transformers' BERT runs (`model_type` in `config.json`).
+/// Architectures [`crate::bert`] runs (`model_type` in `config.json`).
 pub const SUPPORTED: &[&str] = &["bert"];
 
 /// How token vectors become one sentence vector.
@@ -30,7 +31,7 @@ pub enum Pooling {
 #[derive(Debug, Clone)]
 pub struct ModelDir {
     pub dir: PathBuf,
-    pub config: candle_transformers::models::bert::Config,
+    pub config: Config,
     pub tokenizer: PathBuf,
     pub weights: PathBuf,
     pub pooling: Pooling,
@@ -67,15 +68,23 @@ impl ModelDir {
             return Err(EmbedError::model(
                 &config_path,
                 format!(
-                    "model_type {model_type:?} (architectures {architectures}): shimkit embed runs candle-transformers' BERT, which runs model_type {}",
+                    "model_type {model_type:?} (architectures {architectures}): shimkit embed runs BERT, model_type {}",
                     SUPPORTED.join(", ")
                 ),
             ));
         }
-        let config: candle_transformers::models::bert::Config = serde_json::from_value(raw)
-            .map_err(|e| {
-                EmbedError::model(&config_path, format!("not a BERT configuration ({e})"))
-            })?;
+        let config: Config = serde_json::from_value(raw).map_err(|e| {
+            EmbedError::model(&config_path, format!("not a BERT configuration ({e})"))
+        })?;
+        if config.position_embedding_type != "absolute" {
+            return Err(EmbedError::model(
+                &config_path,
+                format!(
+                    "position_embedding_type {:?}: shimkit embed runs absolute position embeddings",
+                    config.position_embedding_type
+                ),
+            ));
+        }
         let tokenizer = dir.join("tokenizer.json");
         if !tokenizer.is_file() {
             return Err(EmbedError::model(
