@@ -68,6 +68,6 @@ pub use schema::FileLayout;
 pub use source::{Columns, TableSource};
 pub use summary::{FileSummary, NormStats, TableSummary, summarize, type_name};
 pub use table::{EmbeddingBatch, EmbeddingTable};
-pub use texts::{TextRecord, parse_texts, read_texts};
+pub use texts::{TextReader, TextRecord, parse_texts, read_texts};
 pub use vector::{normalize_rows, squared_norm};
 pub use writer::{BackgroundWriter, EmbeddingWriter, embedding_schema};

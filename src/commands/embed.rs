@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use ndarray::Array2;
-use shimkit_data::{EmbeddingWriter, TextRecord, read_texts};
+use shimkit_data::{EmbeddingWriter, TextReader, TextRecord};
 use shimkit_embed::{Embedder, ModelDir, device};
 
 use crate::cli::{EmbedArgs, TextField};
@@ -23,25 +23,16 @@ pub fn run(args: &EmbedArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         bail!("--fields: name at least one of title, text");
     }
     let started = Instant::now();
-    // The texts are checked before the model is loaded: a bad line fails in a moment.
-    let records = read_texts(&args.input)?;
-    if records.is_empty() {
-        bail!("{}: no texts", args.input.display());
+    // A first pass checks every text before the model is loaded, so a bad line far into a
+    // large corpus fails in the time it takes to read it; the second pass embeds. Neither
+    // holds more than a chunk of texts.
+    let mut count = 0usize;
+    for record in TextReader::open(&args.input)? {
+        check_not_empty(args, &record?, count)?;
+        count += 1;
     }
-    let mut texts: Vec<String> = records.iter().map(|r| joined(r, &args.fields)).collect();
-    if !args.allow_empty
-        && let Some((i, r)) = records
-            .iter()
-            .enumerate()
-            .find(|(i, _)| texts[*i].trim().is_empty())
-    {
-        bail!(
-            "{}: text {} (id {:?}) is empty in the fields {}: give --allow-empty to embed it as the empty string",
-            args.input.display(),
-            i + 1,
-            r.id,
-            field_names(&args.fields)
-        );
+    if count == 0 {
+        bail!("{}: no texts", args.input.display());
     }
 
     keep_freed_heap();
@@ -52,23 +43,36 @@ pub fn run(args: &EmbedArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    if let Some(p) = &prompt {
-        texts.iter_mut().for_each(|t| t.insert_str(0, p));
-    }
 
-    let bar = rows_bar(records.len() as u64, quiet, "embedding");
+    let bar = rows_bar(count as u64, quiet, "embedding");
     let mut writer = EmbeddingWriter::create(&args.output, embedder.dim)?;
-    for (at, chunk) in texts.chunks(CHUNK_TEXTS).enumerate() {
-        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+    let mut reader = TextReader::open(&args.input)?;
+    let mut at = 0usize;
+    loop {
+        let records: Vec<TextRecord> = reader
+            .by_ref()
+            .take(CHUNK_TEXTS)
+            .collect::<Result<_, _>>()?;
+        if records.is_empty() {
+            break;
+        }
+        let mut texts = Vec::with_capacity(records.len());
+        for (k, r) in records.iter().enumerate() {
+            check_not_empty(args, r, at + k)?;
+            let text = joined(r, &args.fields);
+            texts.push(match &prompt {
+                Some(p) => format!("{p}{text}"),
+                None => text,
+            });
+        }
+        at += records.len();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let vectors = embedder.embed(&refs, args.batch_size, &|n| bar.inc(n as u64))?;
         let mut m = Array2::<f32>::zeros((vectors.len(), embedder.dim));
         for (mut row, v) in m.rows_mut().into_iter().zip(&vectors) {
             row.assign(&ndarray::ArrayView1::from(v.as_slice()));
         }
-        let ids: Vec<&str> = records[at * CHUNK_TEXTS..at * CHUNK_TEXTS + chunk.len()]
-            .iter()
-            .map(|r| r.id.as_str())
-            .collect();
+        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
         writer
             .write(&ids, m.view())
             .with_context(|| format!("writing {}", args.output.display()))?;
@@ -113,6 +117,20 @@ fn keep_freed_heap() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_heap() {}
+
+/// Refuses an empty text (the `index`-th, from 0) unless `--allow-empty`.
+fn check_not_empty(args: &EmbedArgs, r: &TextRecord, index: usize) -> anyhow::Result<()> {
+    if !args.allow_empty && joined(r, &args.fields).trim().is_empty() {
+        bail!(
+            "{}: text {} (id {:?}) is empty in the fields {}: give --allow-empty to embed it as the empty string",
+            args.input.display(),
+            index + 1,
+            r.id,
+            field_names(&args.fields)
+        );
+    }
+    Ok(())
+}
 
 /// The fields asked for, in that order, joined by a space; absent and empty ones left out.
 fn joined(r: &TextRecord, fields: &[TextField]) -> String {
