@@ -85,7 +85,8 @@ impl PgError {
         let lost = e.is_closed()
             || e.code()
                 .is_some_and(|c| c.code().starts_with("57P") || c.code().starts_with("08"))
-            || e.as_db_error().is_none() && e.to_string().contains("connection");
+            || e.as_db_error().is_none()
+                && (e.to_string().contains("connection") || has_io_cause(e));
         let mut message = server_message(e);
         if lost {
             message.push_str(
@@ -99,6 +100,19 @@ impl PgError {
             lost,
         }
     }
+}
+
+/// Whether the client's error comes from the socket (a reset, a broken pipe): the
+/// client calls that "error communicating with the server", without the word connection.
+fn has_io_cause(e: &postgres::Error) -> bool {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.is::<std::io::Error>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// The server's own words (message, detail, hint), or the client's when there are none.

@@ -28,7 +28,8 @@ pub fn run(args: &EmbedArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     // holds more than a chunk of texts.
     let mut count = 0usize;
     for record in TextReader::open(&args.input)? {
-        check_not_empty(args, &record?, count)?;
+        let record = record?;
+        check_not_empty(args, &record, &joined(&record, &args.fields), count)?;
         count += 1;
     }
     if count == 0 {
@@ -58,8 +59,8 @@ pub fn run(args: &EmbedArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         }
         let mut texts = Vec::with_capacity(records.len());
         for (k, r) in records.iter().enumerate() {
-            check_not_empty(args, r, at + k)?;
             let text = joined(r, &args.fields);
+            check_not_empty(args, r, &text, at + k)?;
             texts.push(match &prompt {
                 Some(p) => format!("{p}{text}"),
                 None => text,
@@ -118,9 +119,14 @@ fn keep_freed_heap() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_heap() {}
 
-/// Refuses an empty text (the `index`-th, from 0) unless `--allow-empty`.
-fn check_not_empty(args: &EmbedArgs, r: &TextRecord, index: usize) -> anyhow::Result<()> {
-    if !args.allow_empty && joined(r, &args.fields).trim().is_empty() {
+/// Refuses an empty text (`r`'s fields joined, the `index`-th, from 0) unless `--allow-empty`.
+fn check_not_empty(
+    args: &EmbedArgs,
+    r: &TextRecord,
+    text: &str,
+    index: usize,
+) -> anyhow::Result<()> {
+    if !args.allow_empty && text.trim().is_empty() {
         bail!(
             "{}: text {} (id {:?}) is empty in the fields {}: give --allow-empty to embed it as the empty string",
             args.input.display(),
