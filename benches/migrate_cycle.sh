@@ -4,6 +4,7 @@
 # each path's recall against exact search), from `migrate status --json`'s `seconds`.
 #
 #   benches/migrate_cycle.sh [N=1000000] [Q=1000] [OLD_DIM=384] [NEW_DIM=768]
+#   SEARCHES="memory exact" benches/migrate_cycle.sh ...   (a subset, in that order)
 #
 # Needs a release build (cargo build --release) and a Python with pgserver and pyarrow in
 # SHIMKIT_PYTHON (tests/python/requirements.txt). Half the table arrives re-embedded in
@@ -17,6 +18,8 @@ Q="${2:-1000}"
 OLD_DIM="${3:-384}"
 NEW_DIM="${4:-768}"
 PY="${SHIMKIT_PYTHON:-python3}"
+# The searches to score the store with, one cycle each, in this order.
+SEARCHES="${SEARCHES:-memory exact hnsw}"
 B=target/release/shimkit
 W="${BENCH_DIR:-/tmp/shimkit-migrate-bench}"
 rm -rf "$W"
@@ -65,20 +68,19 @@ cutover = "2099-01-01"
 EOF
 }
 
-spec 'search = "memory"'
-t $B migrate run -q "$W/migration.toml" --once
-spec 'search = "exact"'
-t $B migrate run -q "$W/migration.toml" --once
-spec 'search = "hnsw"'
-t $B migrate run -q "$W/migration.toml" --once
+for search in $SEARCHES; do
+    spec "search = \"$search\""
+    t $B migrate run -q "$W/migration.toml" --once
+done
 
 $B migrate status "$W/migration.toml" --json > "$W/status.json"
-"$PY" - "$W/status.json" <<'EOF'
+"$PY" - "$W/status.json" "$SEARCHES" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
 print("| search | load | shim and projection | scoring | cycle | nDCG@10 of new-column | ANN recall@10 (min over paths) |")
 print("|---|---:|---:|---:|---:|---:|---:|")
-for c, search in zip(s["cycles"], ["in process", "PostgreSQL, exact", "PostgreSQL, HNSW"]):
+label = {"memory": "in process", "exact": "PostgreSQL, exact", "hnsw": "PostgreSQL, HNSW"}
+for c, search in zip(s["cycles"], [label[x] for x in sys.argv[2].split()]):
     sec = c["seconds"]
     new = next(p for p in c["paths"] if p["name"] == "new-column")
     recalls = [p["ann_recall@10"] for p in c["paths"] if "ann_recall@10" in p]
