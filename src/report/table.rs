@@ -143,6 +143,15 @@ pub fn render(r: &EvalReport) -> String {
             let _ = writeln!(s, "  {share}: α = {}", chosen.join(", "));
         }
     }
+    if r.paths
+        .iter()
+        .any(|p| p.name.starts_with("backfill+refit:"))
+    {
+        let _ = writeln!(
+            s,
+            "backfill+refit: beyond the training share, the doc-side shim refitted on every re-embedded document,\nthe rest projected by it, the re-embedded vectors blended with their new projections the same way"
+        );
+    }
     let c = &r.cost;
     let _ = writeln!(s, "\ncost at {}:", super::cost_inputs(c));
     for e in &c.reembed {

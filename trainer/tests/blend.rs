@@ -1,12 +1,13 @@
 //! `backfill+blend:<f>:<method>` in `evaluate`: the weight α is the one `choose_alpha`
 //! picks from the re-embedded documents alone, and the path's figures are those of the
-//! index rebuilt here from it (re-embedded rows blended, the rest projected).
+//! index rebuilt here from it (re-embedded rows blended, the rest projected); likewise
+//! `backfill+refit:<f>:<method>` with a shim refitted on every re-embedded document.
 
 use ndarray::Axis;
 use shimkit_trainer::Method;
 use shimkit_trainer::eval::{
     Column, EvalConfig, Exact, PathKind, QueryModel, ShimKey, Side, blend_rows, choose_alpha,
-    evaluate, sample_order, score_columns,
+    evaluate, fit_config, fit_shim, sample_order, score_columns,
 };
 
 mod common;
@@ -69,4 +70,57 @@ fn a_blended_backfill_is_the_index_its_chosen_weight_builds() {
         path.retention,
         plain.retention
     );
+}
+
+#[test]
+fn a_refitted_backfill_is_the_index_a_refit_on_every_reembedded_document_builds() {
+    let (data, notes) = cranfield();
+    let cfg = EvalConfig {
+        methods: vec![Method::Ridge],
+        backfill: vec![0.5, 0.75],
+        train_pairs: Some(700),
+        resamples: 300,
+        curve: vec![],
+        ..EvalConfig::default()
+    };
+    let report = evaluate(&data, &notes, &cfg, "cranfield").unwrap().report;
+    // At the training share a refit would see the same pairs: no path.
+    assert!(report.path("backfill+refit:0.5:ridge").is_none());
+    let path = report.path("backfill+refit:0.75:ridge").expect("the path");
+
+    let order = sample_order(&data.doc_ids, cfg.seed);
+    let rows = &order[..1050];
+    let ids: Vec<String> = rows.iter().map(|&i| data.doc_ids[i].clone()).collect();
+    let old = data.old_docs.select(Axis(0), rows);
+    let truth = data.new_docs.select(Axis(0), rows);
+    let (shim, record) = fit_shim(
+        old.view(),
+        truth.view(),
+        &ids,
+        &fit_config(&cfg, Method::Ridge),
+        Side::Doc,
+        ("old", "new"),
+    )
+    .unwrap();
+    assert_eq!(record.pairs, 1050);
+    let mut index = shim.apply(data.old_docs.view(), true).unwrap();
+    let projected = index.select(Axis(0), rows);
+    let choice = choose_alpha(truth.view(), projected.view(), &ids, 0.75, cfg.seed);
+    let blended = blend_rows(truth.view(), projected.view(), choice.alpha);
+    for (r, &i) in rows.iter().enumerate() {
+        index.row_mut(i).assign(&blended.row(r));
+    }
+    let column = Column {
+        name: "rebuilt",
+        kind: PathKind::Backfill,
+        reembedded: 0.75,
+        queries: QueryModel::New,
+        vectors: index.view(),
+        rows: None,
+    };
+    let scored = score_columns(&data, &[column], cfg.k, cfg.resamples, cfg.seed, &Exact).unwrap();
+    assert_eq!(scored[2].per_query_ndcg, path.per_query_ndcg);
+    assert!((path.reembedded - 0.75).abs() < 1e-9);
+    // Its paired interval against the pure doc-side shim is reported, as for every backfill.
+    assert!(path.delta_vs_shim_doc_ci.is_some());
 }

@@ -60,4 +60,4 @@ pub use report::{
 pub use run::{Evaluation, evaluate, evaluate_against, evaluate_with};
 pub use search::{Hit, Ranking, TopK, rank_order, search, search_offset, search_subset};
 pub use searcher::{Docs, Exact, Searcher};
-pub use shims::{MethodShims, ShimKey, Side};
+pub use shims::{MethodShims, ShimKey, Side, fit_config, fit_shim};

@@ -102,5 +102,6 @@ pub const FAMILIES: &[Family] = &[
     shim::doc_side_csls,
     backfill::paths,
     backfill::blended,
+    backfill::refitted,
     two_indexes::paths,
 ];
