@@ -3,15 +3,35 @@
 //! index rebuilt here from it (re-embedded rows blended, the rest projected); likewise
 //! `backfill+refit:<f>:<method>` with a shim refitted on every re-embedded document.
 
-use ndarray::Axis;
+use ndarray::{Array2, Axis};
 use shimkit_trainer::Method;
 use shimkit_trainer::eval::{
-    Column, EvalConfig, Exact, PathKind, QueryModel, ShimKey, Side, blend_rows, choose_alpha,
-    evaluate, fit_config, fit_shim, sample_order, score_columns,
+    Column, EvalConfig, EvalData, Exact, PathKind, QueryModel, ShimKey, Side, blend_rows,
+    choose_alpha, evaluate, fit_config, fit_shim, sample_order, score_columns,
 };
 
 mod common;
 use common::cranfield;
+
+/// Per-query nDCG of new-model queries against `index`, scored as `evaluate` scores a path
+/// (the first two columns scored are the baselines).
+fn per_query_ndcg(
+    data: &EvalData,
+    cfg: &EvalConfig,
+    index: &Array2<f32>,
+    reembedded: f64,
+) -> Vec<f64> {
+    let column = Column {
+        name: "rebuilt",
+        kind: PathKind::Backfill,
+        reembedded,
+        queries: QueryModel::New,
+        vectors: index.view(),
+        rows: None,
+    };
+    let scored = score_columns(data, &[column], cfg.k, cfg.resamples, cfg.seed, &Exact).unwrap();
+    scored[2].per_query_ndcg.clone()
+}
 
 #[test]
 fn a_blended_backfill_is_the_index_its_chosen_weight_builds() {
@@ -52,17 +72,11 @@ fn a_blended_backfill_is_the_index_its_chosen_weight_builds() {
     for (r, &i) in rows.iter().enumerate() {
         index.row_mut(i).assign(&blended.row(r));
     }
-    let column = Column {
-        name: "rebuilt",
-        kind: PathKind::Backfill,
-        reembedded: 0.5,
-        queries: QueryModel::New,
-        vectors: index.view(),
-        rows: None,
-    };
-    let scored = score_columns(&data, &[column], cfg.k, cfg.resamples, cfg.seed, &Exact).unwrap();
     let path = report.path("backfill+blend:0.5:ridge").expect("the path");
-    assert_eq!(scored[2].per_query_ndcg, path.per_query_ndcg);
+    assert_eq!(
+        per_query_ndcg(&data, &cfg, &index, 0.5),
+        path.per_query_ndcg
+    );
     let plain = report.path("backfill:0.5:ridge").unwrap();
     assert!(
         path.retention > plain.retention,
@@ -110,16 +124,10 @@ fn a_refitted_backfill_is_the_index_a_refit_on_every_reembedded_document_builds(
     for (r, &i) in rows.iter().enumerate() {
         index.row_mut(i).assign(&blended.row(r));
     }
-    let column = Column {
-        name: "rebuilt",
-        kind: PathKind::Backfill,
-        reembedded: 0.75,
-        queries: QueryModel::New,
-        vectors: index.view(),
-        rows: None,
-    };
-    let scored = score_columns(&data, &[column], cfg.k, cfg.resamples, cfg.seed, &Exact).unwrap();
-    assert_eq!(scored[2].per_query_ndcg, path.per_query_ndcg);
+    assert_eq!(
+        per_query_ndcg(&data, &cfg, &index, 0.75),
+        path.per_query_ndcg
+    );
     assert!((path.reembedded - 0.75).abs() < 1e-9);
     // Its paired interval against the pure doc-side shim is reported, as for every backfill.
     assert!(path.delta_vs_shim_doc_ci.is_some());

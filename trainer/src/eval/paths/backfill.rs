@@ -5,7 +5,7 @@
 //! every re-embedded document (as `migrate run` refits), the rest projected by it, and the
 //! re-embedded vectors blended with their new projections, α chosen the same way.
 
-use ndarray::Axis;
+use ndarray::{Array2, ArrayView2, Axis};
 
 use super::{Context, Path};
 use crate::error::Result;
@@ -45,12 +45,8 @@ pub fn blended(ctx: &Context<'_>) -> Result<Vec<Path>> {
         };
         let rows = &ctx.order[..((b.share * n as f64).round() as usize).min(n)];
         let mut mixed = shims.projected.clone();
-        let truth = ctx.data.new_docs.select(ndarray::Axis(0), rows);
-        let projected = shims.projected.select(ndarray::Axis(0), rows);
-        let blended = blend_rows(truth.view(), projected.view(), b.choice.alpha);
-        for (r, &i) in rows.iter().enumerate() {
-            mixed.row_mut(i).assign(&blended.row(r));
-        }
+        let truth = ctx.data.new_docs.select(Axis(0), rows);
+        store_blended(&mut mixed, rows, truth.view(), b.choice.alpha);
         let name = format!("backfill+blend:{}:{}", b.share, b.method);
         out.push(Path {
             hits: ctx.search(ctx.data.new_queries.view(), Docs::all(&name, mixed.view()))?,
@@ -89,10 +85,7 @@ pub fn refitted(ctx: &Context<'_>) -> Result<Vec<Path>> {
             let mut mixed = shim.apply(d.old_docs.view(), true)?;
             let projected = mixed.select(Axis(0), rows);
             let alpha = choose_alpha(truth.view(), projected.view(), &ids, f, ctx.cfg.seed).alpha;
-            let blended = blend_rows(truth.view(), projected.view(), alpha);
-            for (r, &i) in rows.iter().enumerate() {
-                mixed.row_mut(i).assign(&blended.row(r));
-            }
+            store_blended(&mut mixed, rows, truth.view(), alpha);
             let name = format!("backfill+refit:{f}:{}", shims.method);
             out.push(Path {
                 hits: ctx.search(d.new_queries.view(), Docs::all(&name, mixed.view()))?,
@@ -103,4 +96,14 @@ pub fn refitted(ctx: &Context<'_>) -> Result<Vec<Path>> {
         }
     }
     Ok(out)
+}
+
+/// Replaces the projected rows `rows` of `index` by unit(α·truth + (1 − α)·projected),
+/// `truth` holding those rows' re-embedded vectors in the same order.
+fn store_blended(index: &mut Array2<f32>, rows: &[usize], truth: ArrayView2<'_, f32>, alpha: f64) {
+    let projected = index.select(Axis(0), rows);
+    let blended = blend_rows(truth, projected.view(), alpha);
+    for (r, &i) in rows.iter().enumerate() {
+        index.row_mut(i).assign(&blended.row(r));
+    }
 }
