@@ -73,6 +73,7 @@ pub struct SearchIndex {
 
 struct DocTable {
     name: String,
+    rows: usize,
     dim: usize,
     has_offsets: bool,
     indexed: Option<Hnsw>,
@@ -83,13 +84,6 @@ impl SearchIndex {
         let mut session = Session::open(db)?;
         // Document tables of a large corpus should not spill from a small temp buffer.
         session.batch("setting up the search session", "SET temp_buffers = '1GB'")?;
-        // An HNSW graph that outgrows maintenance_work_mem (64 MB by default, a graph of
-        // about 50,000 vectors of 384 dimensions) makes pgvector build the rest of the
-        // index far more slowly; the temporary indexes here are this session's own.
-        session.batch(
-            "setting up the search session",
-            "SET maintenance_work_mem = '2GB'",
-        )?;
         Ok(SearchIndex {
             session,
             tables: HashMap::new(),
@@ -225,6 +219,7 @@ impl SearchIndex {
         let _ = key;
         Ok(DocTable {
             name,
+            rows: docs.vectors.nrows(),
             dim,
             has_offsets,
             indexed: None,
@@ -245,10 +240,12 @@ impl SearchIndex {
             )));
         }
         let name = table.name.clone();
+        let memory_mb = hnsw_build_memory_mb(table.rows, table.dim, h.m.clamp(2, 100));
         self.session.batch(
             "building an HNSW index",
             &format!(
-                "DROP INDEX IF EXISTS {name}_hnsw;
+                "SET maintenance_work_mem = '{memory_mb}MB';
+                 DROP INDEX IF EXISTS {name}_hnsw;
                  CREATE INDEX {name}_hnsw ON {name} USING hnsw (v vector_ip_ops) WITH (m = {}, ef_construction = {})",
                 h.m.clamp(2, 100),
                 h.ef_construction.clamp(4, 1000)
@@ -299,6 +296,20 @@ impl SearchIndex {
     }
 }
 
+/// The `maintenance_work_mem` an HNSW build of `rows` vectors gets: room for the whole
+/// graph. One that outgrows it (64 MB by default, a graph of about 50,000 vectors of 384
+/// dimensions) makes pgvector build the rest on disk, far more slowly; a graph of
+/// 1,000,000 vectors of 768 dimensions needs about 4 GB. The indexes are on this
+/// session's temporary tables, built one at a time. An element is its vector, its
+/// neighbour lists (2m on the ground layer, a few more above) and pgvector's bookkeeping;
+/// a quarter more for what that leaves out, and never under 2 GB. It is a limit, not an
+/// allocation: the build takes what the graph uses.
+fn hnsw_build_memory_mb(rows: usize, dim: usize, m: u32) -> u64 {
+    let element = 4 * dim as u64 + 8 + 48 * u64::from(m) + 256;
+    let bytes = (rows as u64).saturating_mul(element) / 4 * 5;
+    (bytes >> 20).max(2048)
+}
+
 fn io_error(db: &str, e: std::io::Error) -> PgError {
     PgError::Query {
         db: db.to_owned(),
@@ -345,4 +356,20 @@ fn vector_cell(
             table: table.to_owned(),
             message: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hnsw_build_memory_mb;
+
+    #[test]
+    fn an_hnsw_build_gets_room_for_its_whole_graph() {
+        // The vectors alone of 1M × 768 are 2,930 MB; the graph needs more than that.
+        let big = hnsw_build_memory_mb(1_000_000, 768, 16);
+        assert!(big > 4_000 && big < 8_000, "{big}");
+        assert!(hnsw_build_memory_mb(1_000_000, 384, 16) < big);
+        assert!(hnsw_build_memory_mb(1_000_000, 768, 48) > big);
+        assert_eq!(hnsw_build_memory_mb(10_000, 384, 16), 2048);
+        assert_eq!(hnsw_build_memory_mb(0, 768, 16), 2048);
+    }
 }

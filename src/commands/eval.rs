@@ -9,7 +9,7 @@ use anyhow::Context;
 use shimkit_data::{EvalSet, ReadOptions, Split, write_atomic};
 use shimkit_trainer::artifact;
 use shimkit_trainer::eval::{
-    AlignNotes, CostInputs, EvalConfig, EvalData, Evaluation, evaluate, evaluate_against,
+    AlignNotes, CostInputs, EvalConfig, EvalData, Evaluation, Exact, evaluate, evaluate_against,
     evaluate_with,
 };
 
@@ -145,7 +145,6 @@ fn evaluate_in(
         what: "--search",
         message: format!("{e:#}"),
     })?;
-    let exact = PgSearcher::new(index.clone(), SearchMode::Exact);
     if args.ann == "hnsw" {
         let ann = PgSearcher::new(
             index,
@@ -155,9 +154,17 @@ fn evaluate_in(
                 ef_search: args.ef_search,
             }),
         );
-        evaluate_against(data, notes, cfg, name, &ann, Some(&exact))
+        // Recall against exact search in process: the same neighbours as exact search in
+        // the database (to float rounding), without reading every row once per query.
+        evaluate_against(data, notes, cfg, name, &ann, Some(&Exact))
     } else {
-        evaluate_with(data, notes, cfg, name, &exact)
+        evaluate_with(
+            data,
+            notes,
+            cfg,
+            name,
+            &PgSearcher::new(index, SearchMode::Exact),
+        )
     }
 }
 

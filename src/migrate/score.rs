@@ -163,22 +163,26 @@ pub fn score_store(
     }
     let paths = match e.search {
         Search::Memory => score_columns(&data, &columns, e.k, e.resamples, e.seed, &Exact)?,
-        Search::Exact | Search::Hnsw(_) => {
+        Search::Exact => {
             let index = PgSearcher::open_db(&spec.store.old.db)?;
-            let exact = PgSearcher::new(index.clone(), SearchMode::Exact);
-            match e.search {
-                Search::Hnsw(h) => score_columns_against(
-                    &data,
-                    &columns,
-                    e.k,
-                    e.resamples,
-                    e.seed,
-                    &PgSearcher::new(index, SearchMode::Hnsw(h)),
-                    Some(&exact),
-                )?,
-                _ => score_columns(&data, &columns, e.k, e.resamples, e.seed, &exact)?,
-            }
+            let exact = PgSearcher::new(index, SearchMode::Exact);
+            score_columns(&data, &columns, e.k, e.resamples, e.seed, &exact)?
         }
+        // The recall reference is exact search in process: the same neighbours as exact
+        // search in the store (to float rounding), at a fraction of its cost on a large
+        // table (BENCHMARKS.md, issue 17).
+        Search::Hnsw(h) => score_columns_against(
+            &data,
+            &columns,
+            e.k,
+            e.resamples,
+            e.seed,
+            &PgSearcher::new(
+                PgSearcher::open_db(&spec.store.old.db)?,
+                SearchMode::Hnsw(h),
+            ),
+            Some(&Exact),
+        )?,
     };
     let new = &paths[2];
     let gate_holds = new.retention_ci[0] >= spec.gate.target;

@@ -197,7 +197,7 @@ pub enum Search {
     /// Exact, in PostgreSQL.
     Exact,
     /// Through HNSW indexes in PostgreSQL; each path also reports its recall against exact
-    /// search in PostgreSQL.
+    /// search (in process).
     Hnsw(shimkit_postgres::Hnsw),
 }
 
