@@ -10,7 +10,8 @@
 # SHIMKIT_PYTHON (tests/python/requirements.txt). Half the table arrives re-embedded in
 # the first cycle; the migration fits its own ridge shim on those pairs and projects the
 # other half. Work files go to $BENCH_DIR (default /tmp/shimkit-migrate-bench), removed
-# at the end.
+# at the end; `migrate status --json` is kept in $STATUS_OUT (default
+# /tmp/shimkit-migrate-status.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-1000000}"
@@ -87,4 +88,10 @@ for c, search in zip(s["cycles"], [label[x] for x in sys.argv[2].split()]):
     recall = f"{min(recalls):.4f}" if recalls else ""
     print(f"| {search} | {sec['load']:.1f} s | {sec['shim_and_projection']:.1f} s | {sec['score']:.1f} s "
           f"| {sec['total']:.1f} s | {new['ndcg@10']:.4f} | {recall} |")
+for c, search in zip(s["cycles"], sys.argv[2].split()):
+    recalls = [f"{p['name']} {p['ann_recall@10']:.4f}" for p in c["paths"] if "ann_recall@10" in p]
+    if recalls:
+        print(f"\n{search}: ANN recall@10 by path: " + ", ".join(recalls))
 EOF
+# The whole history, for figures the table leaves out.
+cp "$W/status.json" "${STATUS_OUT:-/tmp/shimkit-migrate-status.json}"
