@@ -240,15 +240,15 @@ impl SearchIndex {
             )));
         }
         let name = table.name.clone();
-        let memory_mb = hnsw_build_memory_mb(table.rows, table.dim, h.m.clamp(2, 100));
+        let m = h.m.clamp(2, 100);
+        let ef_construction = h.ef_construction.clamp(4, 1000);
+        let memory_mb = hnsw_build_memory_mb(table.rows, table.dim, m);
         self.session.batch(
             "building an HNSW index",
             &format!(
                 "SET maintenance_work_mem = '{memory_mb}MB';
                  DROP INDEX IF EXISTS {name}_hnsw;
-                 CREATE INDEX {name}_hnsw ON {name} USING hnsw (v vector_ip_ops) WITH (m = {}, ef_construction = {})",
-                h.m.clamp(2, 100),
-                h.ef_construction.clamp(4, 1000)
+                 CREATE INDEX {name}_hnsw ON {name} USING hnsw (v vector_ip_ops) WITH (m = {m}, ef_construction = {ef_construction})"
             ),
         )?;
         if let Some(t) = self.tables.get_mut(&key) {
